@@ -1,0 +1,62 @@
+"""Accounts and API tokens: creating users with roles, issuing and revoking tokens, all audited."""
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from reviewapp import audit
+from reviewapp.models import ApiToken, Role, User
+
+
+class AccountError(ValueError):
+    pass
+
+
+def parse_roles(raw: str) -> list[str]:
+    roles = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    unknown = sorted(set(roles) - set(Role.values))
+    if not roles or unknown:
+        raise AccountError(
+            f"Unknown role(s) {', '.join(unknown) or '(none given)'}; use {', '.join(Role.values)}."
+        )
+    if Role.INTEGRATION in roles and Role.REVIEWER in roles:
+        raise AccountError("An integration (machine) account can never be a reviewer.")
+    return roles
+
+
+@transaction.atomic
+def create_user(
+    username: str, *, roles: list[str], name: str = "", password: str | None = None, actor: User | None = None
+) -> User:
+    if User.objects.filter(username=username).exists():
+        raise AccountError(f"User {username!r} already exists.")
+    user = User(username=username, name=name, is_staff=Role.ADMIN in roles, is_superuser=Role.ADMIN in roles)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    user.groups.set([Group.objects.get_or_create(name=role)[0] for role in roles])
+    audit.record("user.created", actor=actor, obj=user, data={"roles": sorted(roles)})
+    return user
+
+
+@transaction.atomic
+def issue_token(user: User, *, name: str = "", actor: User | None = None) -> str:
+    """Create a token and return its plain value, which is shown once and never stored."""
+    token, plain = ApiToken.issue(user, name=name)
+    audit.record(
+        "token.created", actor=actor or user, obj=token, data={"user": user.pk, "prefix": token.prefix}
+    )
+    return plain
+
+
+@transaction.atomic
+def revoke_token(token: ApiToken, *, actor: User | None) -> bool:
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked:
+        audit.record(
+            "token.revoked", actor=actor, obj=token, data={"user": token.user_id, "prefix": token.prefix}
+        )
+    return bool(revoked)

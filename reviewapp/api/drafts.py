@@ -1,0 +1,165 @@
+"""Draft endpoints of API v1: one operation per function, translating HTTP to workflow calls."""
+
+from django.db.models import Prefetch
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Header, Query, Router, Schema
+from ninja.pagination import CursorPagination, paginate
+from pydantic import Field
+
+from reviewapp import workflow
+from reviewapp.api import idempotency
+from reviewapp.api.problems import error_responses
+from reviewapp.api.schemas import (
+    DecisionIn,
+    DecisionOut,
+    DraftIn,
+    DraftOut,
+    EventOut,
+    VersionIn,
+)
+from reviewapp.models import AuditEvent, Draft, Flag, Role, Status
+
+router = Router(tags=["drafts"])
+
+IdempotencyKey = Header(None, alias="Idempotency-Key", description=idempotency.HEADER_DOC)
+ERRORS = error_responses()
+
+
+def with_details(queryset):
+    """Everything `draft_out` reads, in a fixed number of queries whatever the page size."""
+    return queryset.select_related(
+        "author", "current_version", "approval__reviewer", "approval__version"
+    ).prefetch_related(
+        Prefetch("current_version__flags", queryset=Flag.objects.select_related("overridden_by"))
+    )
+
+
+def _draft(draft_id: int) -> Draft:
+    return get_object_or_404(with_details(Draft.objects.all()), pk=draft_id)
+
+
+def _as_json(schema, obj) -> dict:
+    """Serialise now, so that idempotency can store exactly what the client receives."""
+    return schema.from_orm(obj).model_dump(mode="json")
+
+
+def _require_any_role(request: HttpRequest) -> None:
+    if not request.user.has_role(*Role.values):
+        raise workflow.Forbidden("This account has no role; ask an admin to give it one.", code="no_role")
+
+
+class DraftFilters(Schema):
+    status: Status | None = Field(None, description="Only drafts in this status.")
+
+
+@router.get("/drafts", response={200: list[DraftOut], **ERRORS}, summary="List drafts, newest first")
+@paginate(CursorPagination, ordering=("-id",), page_size=50)
+def list_drafts(request: HttpRequest, filters: Query[DraftFilters]):
+    _require_any_role(request)
+    drafts = Draft.objects.all()
+    if filters.status:
+        drafts = drafts.filter(status=filters.status)
+    return with_details(drafts)
+
+
+@router.post("/drafts", response={201: DraftOut, **ERRORS}, summary="Submit a draft")
+def create_draft(request: HttpRequest, payload: DraftIn, idempotency_key: str | None = IdempotencyKey):
+    workflow.compute_flags(payload.body, language=payload.language)  # parse before any lock is taken
+
+    def create():
+        draft = workflow.submit(
+            author=request.user,
+            title=payload.title,
+            body=payload.body,
+            channel=payload.channel,
+            campaign=payload.campaign,
+            external_id=payload.external_id,
+            language=payload.language,
+        )
+        return 201, _as_json(DraftOut, _draft(draft.pk))
+
+    return idempotency.run(request, idempotency_key, create)
+
+
+@router.get("/drafts/{draft_id}", response={200: DraftOut, **ERRORS}, summary="A draft with its current text")
+def get_draft(request: HttpRequest, draft_id: int):
+    _require_any_role(request)
+    return 200, _draft(draft_id)
+
+
+@router.post(
+    "/drafts/{draft_id}/versions",
+    response={200: DraftOut, 201: DraftOut, **ERRORS},
+    summary="Save new text (clears any approval)",
+)
+def create_version(
+    request: HttpRequest,
+    draft_id: int,
+    payload: VersionIn,
+    idempotency_key: str | None = IdempotencyKey,
+):
+    """201 with the new version; 200 and no new version when the text equals the current text."""
+    draft = _draft(draft_id)
+    workflow.compute_flags(payload.body, language=draft.language)  # parse before any lock is taken
+
+    def create():
+        version = workflow.add_version(draft, author=request.user, body=payload.body)
+        return (201 if version else 200), _as_json(DraftOut, _draft(draft_id))
+
+    return idempotency.run(request, idempotency_key, create)
+
+
+@router.post(
+    "/drafts/{draft_id}/decisions",
+    response={201: DecisionOut, **ERRORS},
+    summary="Approve, request changes or reject the version you reviewed",
+)
+def create_decision(
+    request: HttpRequest,
+    draft_id: int,
+    payload: DecisionIn,
+    idempotency_key: str | None = IdempotencyKey,
+):
+    draft = _draft(draft_id)
+
+    def create():
+        decision = workflow.decide(
+            draft,
+            reviewer=request.user,
+            kind=payload.decision,
+            version=payload.version,
+            comment=payload.comment,
+            overrides=[workflow.Override(flag_id=o.flag, reason=o.reason) for o in payload.overrides],
+        )
+        decision.draft = _draft(draft_id)
+        return 201, _as_json(DecisionOut, decision)
+
+    return idempotency.run(request, idempotency_key, create)
+
+
+@router.post(
+    "/drafts/{draft_id}/publish",
+    response={200: DraftOut, **ERRORS},
+    summary="Publish approved copy (409 unless the exact current text was approved)",
+)
+def publish_draft(request: HttpRequest, draft_id: int, idempotency_key: str | None = IdempotencyKey):
+    draft = _draft(draft_id)
+
+    def create():
+        workflow.publish(draft, actor=request.user)
+        return 200, _as_json(DraftOut, _draft(draft_id))
+
+    return idempotency.run(request, idempotency_key, create)
+
+
+@router.get(
+    "/drafts/{draft_id}/events",
+    response={200: list[EventOut], **ERRORS},
+    summary="The audit trail of a draft, oldest first",
+)
+@paginate(CursorPagination, ordering=("seq",), page_size=100)
+def list_events(request: HttpRequest, draft_id: int):
+    _require_any_role(request)
+    draft = get_object_or_404(Draft, pk=draft_id)
+    return AuditEvent.objects.filter(draft=draft).select_related("actor")

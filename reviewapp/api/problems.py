@@ -1,0 +1,147 @@
+"""RFC 9457 problem details: every API error is `application/problem+json`.
+
+Handlers translate exceptions (workflow errors, validation, auth, size limits) into one shape:
+`{type, title, status, detail, instance, code?, errors?, ...}`. Problem bodies never echo request
+input (it may carry copy text or personal data).
+"""
+
+import json
+import logging
+from http import HTTPStatus
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from reviewapp.workflow import WorkflowError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429)
+
+
+class Problem(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str | None = None
+
+
+class BodyParseError(Exception):
+    """Raised by the JSON parser with a message fit for the client."""
+
+
+def problem(
+    request: HttpRequest, status: int, detail: str, /, *, code: str | None = None, **extensions
+) -> HttpResponse:
+    body = {
+        "type": f"urn:reviewapp:problem:{code}" if code else "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+    }
+    if code:
+        body["code"] = code
+    body.update({key: value for key, value in extensions.items() if key not in body})
+    response = HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+def _workflow_error(request, exc: WorkflowError) -> HttpResponse:
+    return problem(request, exc.status, exc.message, code=exc.code, **exc.extra)
+
+
+def _validation_error(request, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+        for error in exc.errors
+    ]
+    if (
+        request.method in ("POST", "PUT", "PATCH")
+        and not request.body
+        and any(e["loc"][:1] == ["body"] for e in errors)
+    ):
+        return problem(request, 400, "The request body is empty; send a JSON object.", code="empty_body")
+    summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in errors[:5])
+    return problem(
+        request, 422, f"The request is not valid: {summary}", code="validation_error", errors=errors
+    )
+
+
+def _http_error(request, exc: HttpError) -> HttpResponse:
+    if isinstance(exc, AuthenticationError):
+        return problem(
+            request, 401, "Send a valid API token as 'Authorization: Bearer <token>'.", code="unauthenticated"
+        )
+    if exc.status_code == 400 and isinstance(exc.__cause__, BodyParseError):
+        return problem(request, 400, str(exc.__cause__), code="malformed_body")
+    if exc.status_code == 429:
+        return problem(request, 429, "Too many requests for this token; retry later.", code="rate_limited")
+    return problem(request, exc.status_code, exc.message)
+
+
+def _not_found(request, exc: Http404) -> HttpResponse:
+    return problem(request, 404, str(exc) or "Not found.", code="not_found")
+
+
+def _too_big(request, exc: RequestDataTooBig) -> HttpResponse:
+    return problem(
+        request,
+        413,
+        f"The request body is larger than the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+        code="body_too_large",
+        limit_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    )
+
+
+def _server_error(request, exc: Exception) -> HttpResponse:
+    logger.exception("API error on %s %s", request.method, request.path)
+    return problem(
+        request, 500, "Something went wrong on our side; nothing was changed.", code="server_error"
+    )
+
+
+def install(api) -> None:
+    api.add_exception_handler(WorkflowError, _workflow_error)
+    api.add_exception_handler(ValidationError, _validation_error)
+    api.add_exception_handler(HttpError, _http_error)
+    api.add_exception_handler(Http404, _not_found)
+    api.add_exception_handler(RequestDataTooBig, _too_big)
+    api.add_exception_handler(Exception, _server_error)
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request: empty body, invalid JSON or invalid UTF-8.",
+    401: "Missing, invalid or revoked API token.",
+    403: "Your role may not do this, or you wrote a version of this draft.",
+    404: "No such object.",
+    409: "The draft's state does not allow this (gate closed, stale version, open blockers, ...).",
+    413: "Request body or copy text over the documented limit (see MAX_REQUEST_BYTES, COPY_MAX_CHARS).",
+    422: "Well-formed JSON that does not validate: wrong types, unknown fields, bad values, or an "
+    "Idempotency-Key reused with a different request.",
+    429: "Rate limit for this token exceeded; see Retry-After.",
+}
+
+
+def error_responses() -> dict:
+    return {status: Problem for status in ERROR_STATUSES}
+
+
+def rewrite_openapi(schema: dict) -> dict:
+    """Error responses are documented as application/problem+json with a description each."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                code = int(status)
+                if code >= 400 and "application/json" in response.get("content", {}):
+                    response["content"] = {PROBLEM_CONTENT_TYPE: response["content"]["application/json"]}
+                    response["description"] = ERROR_DESCRIPTIONS.get(code, response.get("description", ""))
+    return schema

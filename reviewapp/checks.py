@@ -1,0 +1,64 @@
+"""System checks that fail loudly on misconfiguration (run by runserver, migrate and `check --deploy`)."""
+
+from pathlib import Path
+
+import spacy.util
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+from reviewapp.flagging import RulePackError, load_rules
+
+
+@register(Tags.compatibility)
+def check_task_queue(app_configs, **kwargs):
+    conf = settings.Q_CLUSTER
+    errors = []
+    timeout, retry = conf.get("timeout"), conf.get("retry")
+    if not timeout or not retry or timeout >= retry:
+        errors.append(
+            Error(
+                f"Q_CLUSTER timeout ({timeout}) must be set and smaller than retry ({retry}), "
+                "or a slow task would be handed to a second worker while the first still runs.",
+                id="reviewapp.E001",
+            )
+        )
+    if not conf.get("max_attempts") or conf["max_attempts"] < 1:
+        errors.append(Error("Q_CLUSTER max_attempts must be a finite number ≥ 1.", id="reviewapp.E002"))
+    return errors
+
+
+@register()
+def check_spacy_model(app_configs, **kwargs):
+    name = settings.SPACY_MODEL
+    if spacy.util.is_package(name) or Path(name).is_dir():
+        return []
+    return [
+        Error(
+            f"SPACY_MODEL={name!r} is neither an installed spaCy pipeline package nor a directory.",
+            hint="Install it (make install does) or point SPACY_MODEL at an installed pipeline.",
+            id="reviewapp.E003",
+        )
+    ]
+
+
+@register()
+def check_rule_packs(app_configs, **kwargs):
+    try:
+        load_rules()
+    except RulePackError as exc:
+        return [Error(str(exc), id="reviewapp.E004")]
+    return []
+
+
+@register()
+def check_limits(app_configs, **kwargs):
+    # A UTF-8 character takes up to 4 bytes; the request must be able to carry the longest copy.
+    if settings.COPY_MAX_CHARS * 4 + 4096 > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        return [
+            Error(
+                f"COPY_MAX_CHARS={settings.COPY_MAX_CHARS} cannot fit in MAX_REQUEST_BYTES="
+                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE}: raise MAX_REQUEST_BYTES or lower COPY_MAX_CHARS.",
+                id="reviewapp.E005",
+            )
+        ]
+    return []

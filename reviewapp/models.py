@@ -1,0 +1,359 @@
+"""The domain model of SPEC §3. Statuses change only in reviewapp/workflow.py.
+
+Database constraints here are the last line of defence behind the workflow's row locks and
+conditional UPDATEs: whatever path writes a row (web, API, admin, shell, task), an approved or
+published draft always points at the version that was approved.
+"""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Count, F, Q
+from django.db.models.functions import Length
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+models.CharField.register_lookup(Length)
+models.TextField.register_lookup(Length)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Role(models.TextChoices):
+    COPYWRITER = "copywriter"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+
+
+class User(AbstractUser):
+    name = models.CharField("full name", max_length=150, blank=True)
+
+    @cached_property
+    def roles(self) -> frozenset[str]:
+        return frozenset(group.name for group in self.groups.all())
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_active and not self.roles.isdisjoint(roles)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    AD = "ad"
+    SOCIAL = "social"
+    WEB = "web"
+
+
+class Status(models.TextChoices):
+    GENERATING = "generating"
+    IN_REVIEW = "in_review", "in review"
+    CHANGES_REQUESTED = "changes_requested", "changes requested"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+
+
+APPROVED_STATES = (Status.APPROVED, Status.PUBLISHED)
+
+
+class DraftQuerySet(models.QuerySet):
+    def awaiting_review(self):
+        return self.filter(status=Status.IN_REVIEW)
+
+    def with_flag_counts(self):
+        """Annotate open blocker / warning counts and all flag counts on each draft's current version."""
+        flags = "current_version__flags"
+        return self.annotate(
+            blocker_count=Count(
+                flags, filter=Q(**{f"{flags}__severity": "blocker", f"{flags}__status": "open"})
+            ),
+            warning_count=Count(flags, filter=Q(**{f"{flags}__severity": "warning"})),
+            flag_count=Count(flags),
+        )
+
+
+class Draft(models.Model):
+    title = models.CharField(max_length=200)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    campaign = models.CharField(max_length=200, blank=True)
+    # NULL, not "", when absent: the per-author uniqueness applies only to ids that were given.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    language = models.CharField(max_length=16, default="en")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="drafts")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_REVIEW)
+    current_version = models.ForeignKey(
+        "Version", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_version = models.ForeignKey(
+        "Version", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approval = models.ForeignKey(
+        "Decision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = DraftQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "id"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="draft_external_id_unique_per_author",
+            ),
+            # Gate invariant 5: approved/published always means "the current version is the approved
+            # one, and an approving decision is recorded"; any other status carries no approval.
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status__in=APPROVED_STATES,
+                        approved_version__isnull=False,
+                        approved_version=F("current_version"),
+                        approval__isnull=False,
+                    )
+                    | (
+                        ~Q(status__in=APPROVED_STATES)
+                        & Q(approved_version__isnull=True, approval__isnull=True)
+                    )
+                ),
+                name="draft_approval_matches_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=Status.GENERATING) | Q(current_version__isnull=False),
+                name="draft_has_text_unless_generating",
+            ),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="draft_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+
+class Source(models.TextChoices):
+    HUMAN = "human"
+    GENERATED = "generated"
+
+
+class Version(models.Model):
+    """Immutable text of a draft. A database trigger refuses any UPDATE of its text."""
+
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    body = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.HUMAN)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["draft", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["draft", "number"], name="version_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="version_number_positive"),
+            models.CheckConstraint(condition=Q(sha256__length=64), name="version_sha256_length"),
+        ]
+
+    def __str__(self) -> str:
+        return f"draft {self.draft_id} v{self.number}"
+
+
+class Category(models.TextChoices):
+    EXAGGERATION = "exaggeration"
+    UNVERIFIABLE = "unverifiable"
+    MANIPULATION = "manipulation"
+    PII = "pii"
+    SENSITIVE_TARGETING = "sensitive_targeting", "sensitive targeting"
+
+
+class Severity(models.TextChoices):
+    BLOCKER = "blocker"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class FlagStatus(models.TextChoices):
+    OPEN = "open"
+    OVERRIDDEN = "overridden"
+
+
+OVERRIDE_REASON_MIN_CHARS = 10
+
+
+class Flag(models.Model):
+    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="flags")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    rule = models.CharField(max_length=80)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+    message = models.TextField()
+    suggestion = models.TextField(blank=True)
+    reference = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=FlagStatus.choices, default=FlagStatus.OPEN)
+    overridden_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    override_reason = models.TextField(blank=True)
+    overridden_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["version", "start", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="flag_span_not_empty"),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=FlagStatus.OPEN, overridden_by__isnull=True)
+                    | Q(
+                        status=FlagStatus.OVERRIDDEN,
+                        overridden_by__isnull=False,
+                        override_reason__length__gte=OVERRIDE_REASON_MIN_CHARS,
+                    )
+                ),
+                name="flag_override_has_reviewer_and_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} [{self.start}:{self.end}]"
+
+    @property
+    def is_open_blocker(self) -> bool:
+        return self.severity == Severity.BLOCKER and self.status == FlagStatus.OPEN
+
+
+class DecisionKind(models.TextChoices):
+    APPROVE = "approve"
+    REQUEST_CHANGES = "request_changes", "request changes"
+    REJECT = "reject"
+
+
+class Decision(models.Model):
+    """A reviewer's verdict on one version. Immutable: a database trigger refuses UPDATEs."""
+
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="decisions")
+    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="decisions")
+    sha256 = models.CharField(max_length=64)
+    kind = models.CharField(max_length=20, choices=DecisionKind.choices)
+    comment = models.TextField(blank=True)
+    reviewer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="decisions")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["draft", "id"]
+        constraints = [
+            # Gate invariant 5: two reviewers racing cannot both approve the same text.
+            models.UniqueConstraint(
+                fields=["version"], condition=Q(kind=DecisionKind.APPROVE), name="one_approval_per_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=DecisionKind.APPROVE) | ~Q(comment=""), name="decision_comment_required"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.version}"
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained log. A trigger refuses UPDATE and DELETE; PROTECT stops cascades.
+
+    `hash` = sha256(prev_hash + canonical JSON of the row); `verify_audit` recomputes the chain.
+    `data` holds ids, numbers, hashes and rule ids: never copy text or personal data.
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    data = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["draft", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.action}"
+
+
+class AuditHead(models.Model):
+    """One row: the end of the audit chain. Appending locks it, so the chain never forks."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"audit head at {self.seq}"
+
+
+TOKEN_PREFIX = "rva"  # noqa: S105 (a public marker, not a secret)
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; `prefix` identifies it in lists and logs."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{TOKEN_PREFIX}_{self.prefix}…"
+
+    @classmethod
+    def issue(cls, user: User, *, name: str = "") -> tuple["ApiToken", str]:
+        """Create a token; the plain value is returned once and never stored."""
+        prefix = secrets.token_hex(4)
+        plain = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+        token = cls.objects.create(user=user, name=name, prefix=prefix, digest=sha256_hex(plain))
+        return token, plain
+
+    @classmethod
+    def authenticate(cls, plain: str) -> "ApiToken | None":
+        return cls.objects.live().select_related("user").filter(digest=sha256_hex(plain)).first()
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful response to a creating POST, replayed for the same Idempotency-Key."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_sha256 = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"

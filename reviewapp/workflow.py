@@ -1,0 +1,540 @@
+"""Every state change of a draft, one function each. Nothing else assigns `Draft.status`.
+
+Each function checks who may act, validates input, locks the draft row, re-checks the state under
+the lock, writes with a conditional UPDATE, and records its AuditEvent in the same transaction.
+The gate of SPEC §3 is enforced here and, as a last line of defence, by database constraints.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from reviewapp import audit, flagging
+from reviewapp.models import (
+    OVERRIDE_REASON_MIN_CHARS,
+    Channel,
+    Decision,
+    DecisionKind,
+    Draft,
+    Flag,
+    FlagStatus,
+    Role,
+    Severity,
+    Source,
+    Status,
+    User,
+    Version,
+    sha256_hex,
+)
+
+# --- Errors: each maps to one HTTP status in the API and to a message in the web pages ----------
+
+
+@dataclass
+class WorkflowError(Exception):
+    message: str
+    code: str = "invalid"
+    status: int = 422
+    extra: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Forbidden(WorkflowError):
+    def __init__(self, message: str, code: str = "forbidden", **extra):
+        super().__init__(message, code, 403, extra)
+
+
+class Conflict(WorkflowError):
+    def __init__(self, message: str, code: str = "conflict", **extra):
+        super().__init__(message, code, 409, extra)
+
+
+class Invalid(WorkflowError):
+    def __init__(self, message: str, code: str = "invalid", **extra):
+        super().__init__(message, code, 422, extra)
+
+
+# --- Who may do what ------------------------------------------------------------------------------
+
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "submit": frozenset({Role.COPYWRITER, Role.INTEGRATION}),
+    "add_version": frozenset({Role.COPYWRITER, Role.INTEGRATION}),
+    "publish": frozenset({Role.COPYWRITER, Role.INTEGRATION}),
+    "decide": frozenset({Role.REVIEWER}),
+    "override": frozenset({Role.REVIEWER}),
+}
+
+
+def can(user: User, action: str) -> bool:
+    """Whether the user's roles allow the action at all (the draft may still refuse it)."""
+    return user.has_role(*ACTION_ROLES[action])
+
+
+def _require(user: User, action: str) -> None:
+    if not can(user, action):
+        allowed = " or ".join(sorted(ACTION_ROLES[action]))
+        raise Forbidden(f"Only a {allowed} may {action.replace('_', ' ')}.", code="role_not_allowed")
+
+
+def wrote_any_version(draft: Draft, user: User) -> bool:
+    """Gate invariant 2: the author of any version (or the draft) never approves it."""
+    return draft.author_id == user.pk or draft.versions.filter(created_by=user).exists()
+
+
+# --- Input validation -----------------------------------------------------------------------------
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+TITLE_MAX_CHARS = 200
+COMMENT_MAX_CHARS = 5000
+
+
+def _reject_control_characters(value: str, what: str) -> None:
+    for char in value:
+        if char in "\n\r\t":
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc" or category == "Cs":
+            raise Invalid(f"The {what} contains a control or invalid character (U+{ord(char):04X}).")
+
+
+def clean_body(body: str) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise Invalid("The copy text is empty.", code="empty_body")
+    if len(body) > settings.COPY_MAX_CHARS:
+        raise Invalid(
+            f"The copy text is {len(body):,} characters; the limit is {settings.COPY_MAX_CHARS:,}.",
+            code="body_too_long",
+        )
+    _reject_control_characters(body, "copy text")
+    return body
+
+
+def clean_title(title: str) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise Invalid("The title is empty.", code="empty_title")
+    if len(title) > TITLE_MAX_CHARS:
+        raise Invalid(f"The title is longer than {TITLE_MAX_CHARS} characters.", code="title_too_long")
+    if "\n" in title or "\r" in title:
+        raise Invalid("The title must be one line.", code="invalid_title")
+    _reject_control_characters(title, "title")
+    return title
+
+
+def _clean_comment(comment: str) -> str:
+    comment = (comment or "").strip()
+    if len(comment) > COMMENT_MAX_CHARS:
+        raise Invalid(f"The comment is longer than {COMMENT_MAX_CHARS} characters.", code="comment_too_long")
+    _reject_control_characters(comment, "comment")
+    return comment
+
+
+def _clean_reason(reason: str) -> str:
+    reason = _clean_comment(reason)
+    if len(reason) < OVERRIDE_REASON_MIN_CHARS:
+        raise Invalid(
+            f"An override needs a written reason of at least {OVERRIDE_REASON_MIN_CHARS} characters.",
+            code="override_reason_too_short",
+        )
+    return reason
+
+
+# --- Flags ----------------------------------------------------------------------------------------
+
+
+def compute_flags(body: str, *, language: str) -> list[flagging.Flag]:
+    """Flags for a text. Transitions call this before taking any lock; callers that must wrap a
+    transition in a longer transaction (idempotent API requests) call it first, so the parse is
+    cached and never runs while the database is locked."""
+    return list(_cached_flags(body, language))
+
+
+@lru_cache(maxsize=32)
+def _cached_flags(body: str, language: str) -> tuple[flagging.Flag, ...]:
+    return tuple(flagging.find_flags(body, language=language))
+
+
+def _store_flags(version: Version, found: list[flagging.Flag], *, actor: User | None) -> None:
+    Flag.objects.bulk_create(
+        Flag(
+            version=version,
+            category=f.category,
+            rule=f.rule,
+            severity=f.severity,
+            start=f.start,
+            end=f.end,
+            text=f.text,
+            message=f.message,
+            suggestion=f.suggestion,
+            reference=f.reference,
+        )
+        for f in found
+    )
+    counts = {severity: sum(f.severity == severity for f in found) for severity in Severity.values}
+    audit.record(
+        "flags.computed",
+        actor=actor,
+        obj=version,
+        draft=version.draft,
+        data={"version": version.number, "counts": counts, "rules": sorted({f.rule for f in found})},
+    )
+
+
+def _create_version(draft: Draft, *, number: int, body: str, author: User, source: str) -> Version:
+    return Version.objects.create(
+        draft=draft, number=number, body=body, sha256=sha256_hex(body), created_by=author, source=source
+    )
+
+
+# --- Transitions ----------------------------------------------------------------------------------
+
+
+def submit(
+    *,
+    author: User,
+    title: str,
+    body: str,
+    channel: str = Channel.WEB,
+    campaign: str = "",
+    external_id: str | None = None,
+    language: str = "en",
+    source: str = Source.HUMAN,
+) -> Draft:
+    """Create a draft with its first version and flags; it enters the review queue."""
+    _require(author, "submit")
+    title = clean_title(title)
+    body = clean_body(body)
+    if channel not in Channel.values:
+        raise Invalid(
+            f"Unknown channel {channel!r}; use one of {', '.join(Channel.values)}.", code="bad_channel"
+        )
+    if not _LANGUAGE.match(language or ""):
+        raise Invalid(f"{language!r} is not a language code such as 'en' or 'de-AT'.", code="bad_language")
+    campaign = (campaign or "").strip()[:200]
+    external_id = (external_id or "").strip() or None
+    if external_id and len(external_id) > 200:
+        raise Invalid("external_id is longer than 200 characters.", code="bad_external_id")
+    found = compute_flags(body, language=language)
+    try:
+        with transaction.atomic():
+            if external_id and Draft.objects.filter(author=author, external_id=external_id).exists():
+                raise _duplicate_external_id(author, external_id)
+            now = timezone.now()
+            draft = Draft.objects.create(
+                title=title,
+                channel=channel,
+                campaign=campaign,
+                external_id=external_id,
+                language=language,
+                author=author,
+                status=Status.GENERATING,
+                created_at=now,
+                updated_at=now,
+            )
+            version = _create_version(draft, number=1, body=body, author=author, source=source)
+            Draft.objects.filter(pk=draft.pk).update(current_version=version, status=Status.IN_REVIEW)
+            draft.current_version, draft.status = version, Status.IN_REVIEW
+            audit.record(
+                "draft.submitted",
+                actor=author,
+                obj=draft,
+                draft=draft,
+                data={"version": 1, "sha256": version.sha256, "channel": channel, "source": source},
+            )
+            _store_flags(version, found, actor=author)
+    except IntegrityError:
+        if external_id:  # a concurrent submit with the same external_id won the race
+            raise _duplicate_external_id(author, external_id) from None
+        raise
+    return draft
+
+
+def _duplicate_external_id(author: User, external_id: str) -> Conflict:
+    existing = (
+        Draft.objects.filter(author=author, external_id=external_id).values_list("pk", flat=True).first()
+    )
+    return Conflict(
+        f"external_id {external_id!r} is already used by draft {existing}; add a version to it instead.",
+        code="duplicate_external_id",
+        draft=existing,
+    )
+
+
+def _lock(draft: Draft) -> Draft:
+    return Draft.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=draft.pk)
+
+
+def add_version(draft: Draft, *, author: User, body: str, source: str = Source.HUMAN) -> Version | None:
+    """Save new text. Identical text creates no version (returns None). Any approval is cleared and
+    the draft goes back to review."""
+    _require(author, "add_version")
+    body = clean_body(body)
+    digest = sha256_hex(body)
+    found = compute_flags(body, language=draft.language)
+    with transaction.atomic():
+        locked = _lock(draft)
+        if locked.status not in (Status.IN_REVIEW, Status.CHANGES_REQUESTED, Status.APPROVED):
+            raise Conflict(
+                f"Draft {locked.pk} is {locked.get_status_display()}; it cannot take new versions.",
+                code="draft_closed",
+            )
+        previous = locked.current_version
+        if previous.sha256 == digest:
+            return None
+        version = _create_version(locked, number=previous.number + 1, body=body, author=author, source=source)
+        updated = Draft.objects.filter(pk=locked.pk, current_version=previous).update(
+            current_version=version,
+            status=Status.IN_REVIEW,
+            approved_version=None,
+            approval=None,
+            updated_at=timezone.now(),
+        )
+        if updated != 1:
+            raise Conflict("The draft changed while saving; reload it.", code="concurrent_change")
+        audit.record(
+            "version.added",
+            actor=author,
+            obj=version,
+            draft=locked,
+            data={
+                "version": version.number,
+                "sha256": digest,
+                "source": source,
+                "previous_status": locked.status,
+                "approval_cleared": locked.status == Status.APPROVED,
+            },
+        )
+        _store_flags(version, found, actor=author)
+    return version
+
+
+@dataclass(frozen=True)
+class Override:
+    flag_id: int
+    reason: str
+
+
+_DECISION_FROM = {
+    DecisionKind.APPROVE: (Status.IN_REVIEW,),
+    DecisionKind.REQUEST_CHANGES: (Status.IN_REVIEW,),
+    DecisionKind.REJECT: (Status.IN_REVIEW, Status.CHANGES_REQUESTED),
+}
+_DECISION_TO = {
+    DecisionKind.APPROVE: Status.APPROVED,
+    DecisionKind.REQUEST_CHANGES: Status.CHANGES_REQUESTED,
+    DecisionKind.REJECT: Status.REJECTED,
+}
+
+
+def decide(
+    draft: Draft,
+    *,
+    reviewer: User,
+    kind: str,
+    version: int,
+    comment: str = "",
+    overrides: Iterable[Override] = (),
+) -> Decision:
+    """A reviewer's verdict on the version they saw (`version` is its number)."""
+    _require(reviewer, "decide")
+    if kind not in _DECISION_TO:
+        raise Invalid(
+            f"Unknown decision {kind!r}; use approve, request_changes or reject.", code="bad_decision"
+        )
+    comment = _clean_comment(comment)
+    if kind != DecisionKind.APPROVE and not comment:
+        raise Invalid(
+            "Say what should change: a comment is required to request changes or reject.",
+            code="comment_required",
+        )
+    reasons = {}
+    for override in overrides:
+        reasons[override.flag_id] = _clean_reason(override.reason)
+    try:
+        with transaction.atomic():
+            return _decide_locked(draft, reviewer, kind, version, comment, reasons)
+    except IntegrityError:
+        # The partial unique index on approvals: another reviewer approved this version first.
+        raise Conflict(
+            "Another decision on this version was recorded first; reload the draft.",
+            code="concurrent_decision",
+        ) from None
+
+
+def _decide_locked(
+    draft: Draft, reviewer: User, kind: str, number: int, comment: str, reasons: dict[int, str]
+) -> Decision:
+    locked = _lock(draft)
+    if wrote_any_version(locked, reviewer):
+        raise Forbidden(
+            "You wrote a version of this draft, so another reviewer must decide on it.", code="own_work"
+        )
+    current = locked.current_version
+    if number != current.number:
+        raise Conflict(
+            f"You reviewed version {number}, but the draft is now at version {current.number}. "
+            "Review the current text before deciding.",
+            code="stale_version",
+            current_version=current.number,
+        )
+    if locked.status not in _DECISION_FROM[kind]:
+        raise Conflict(
+            f"Draft {locked.pk} is {locked.get_status_display()}; it cannot be given this decision.",
+            code="wrong_status",
+            draft_status=locked.status,
+        )
+    now = timezone.now()
+    flags = {flag.pk: flag for flag in current.flags.all()}
+    unknown = sorted(set(reasons) - set(flags))
+    if unknown:
+        raise Invalid(
+            f"Flags {unknown} are not on version {current.number} of this draft.",
+            code="unknown_flag",
+            flags=unknown,
+        )
+    for flag_id, reason in reasons.items():
+        _apply_override(flags[flag_id], reviewer=reviewer, reason=reason, now=now)
+    if kind == DecisionKind.APPROVE:
+        still_open = sorted(
+            flag.pk
+            for flag in flags.values()
+            if flag.severity == Severity.BLOCKER
+            and not (flag.status == FlagStatus.OVERRIDDEN and flag.overridden_by_id == reviewer.pk)
+        )
+        if still_open:
+            raise Conflict(
+                f"{len(still_open)} blocker flag(s) are open. Fix the copy, or override each blocker "
+                "with a written reason when you approve.",
+                code="open_blockers",
+                flags=still_open,
+            )
+    decision = Decision.objects.create(
+        draft=locked,
+        version=current,
+        sha256=current.sha256,
+        kind=kind,
+        comment=comment,
+        reviewer=reviewer,
+        created_at=now,
+    )
+    changes = {"status": _DECISION_TO[kind], "updated_at": now}
+    if kind == DecisionKind.APPROVE:
+        changes.update(approved_version=current, approval=decision)
+    updated = Draft.objects.filter(pk=locked.pk, status=locked.status, current_version=current).update(
+        **changes
+    )
+    if updated != 1:
+        raise Conflict("The draft changed while deciding; reload it.", code="concurrent_change")
+    for flag_id in reasons:
+        audit.record(
+            "flag.overridden",
+            actor=reviewer,
+            obj=flags[flag_id],
+            draft=locked,
+            data={
+                "version": current.number,
+                "rule": flags[flag_id].rule,
+                "severity": flags[flag_id].severity,
+            },
+        )
+    audit.record(
+        f"decision.{kind}",
+        actor=reviewer,
+        obj=decision,
+        draft=locked,
+        data={
+            "version": current.number,
+            "sha256": current.sha256,
+            "status": _DECISION_TO[kind],
+            "overridden_flags": sorted(reasons),
+        },
+    )
+    return decision
+
+
+def _apply_override(flag: Flag, *, reviewer: User, reason: str, now) -> None:
+    flag.status = FlagStatus.OVERRIDDEN
+    flag.overridden_by = reviewer
+    flag.override_reason = reason
+    flag.overridden_at = now
+    flag.save(update_fields=["status", "overridden_by", "override_reason", "overridden_at"])
+
+
+def override_flag(flag: Flag, *, reviewer: User, reason: str) -> Flag:
+    """Override one flag ahead of deciding (the dashboard's per-blocker override)."""
+    _require(reviewer, "override")
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        locked = _lock(flag.version.draft)
+        if wrote_any_version(locked, reviewer):
+            raise Forbidden(
+                "You wrote a version of this draft, so you cannot override its flags.", code="own_work"
+            )
+        if flag.version_id != locked.current_version_id:
+            raise Conflict("This flag is on an older version; the draft has moved on.", code="stale_version")
+        if locked.status != Status.IN_REVIEW:
+            raise Conflict(
+                f"Draft {locked.pk} is {locked.get_status_display()}; flags are settled.", code="wrong_status"
+            )
+        flag = Flag.objects.select_for_update().get(pk=flag.pk)
+        _apply_override(flag, reviewer=reviewer, reason=reason, now=timezone.now())
+        audit.record(
+            "flag.overridden",
+            actor=reviewer,
+            obj=flag,
+            draft=locked,
+            data={"version": locked.current_version.number, "rule": flag.rule, "severity": flag.severity},
+        )
+    return flag
+
+
+def publish(draft: Draft, *, actor: User) -> Draft:
+    """Mark approved copy as published. Refused unless the exact current text was approved."""
+    _require(actor, "publish")
+    with transaction.atomic():
+        locked = (
+            Draft.objects.select_for_update(of=("self",))
+            .select_related("current_version", "approval")
+            .get(pk=draft.pk)
+        )
+        current, approval = locked.current_version, locked.approval
+        if locked.status != Status.APPROVED:
+            raise Conflict(
+                f"Draft {locked.pk} is {locked.get_status_display()}; only approved copy can be published.",
+                code="not_approved",
+                draft_status=locked.status,
+            )
+        body_digest = sha256_hex(current.body)
+        if not (
+            locked.approved_version_id == current.pk
+            and approval is not None
+            and approval.kind == DecisionKind.APPROVE
+            and approval.version_id == current.pk
+            and approval.sha256 == body_digest == current.sha256
+        ):
+            raise Conflict("The current text is not the text that was approved.", code="approval_mismatch")
+        updated = Draft.objects.filter(
+            Q(pk=locked.pk, status=Status.APPROVED, current_version=current, approved_version=current)
+        ).update(status=Status.PUBLISHED, updated_at=timezone.now())
+        if updated != 1:
+            raise Conflict("The draft changed while publishing; reload it.", code="concurrent_change")
+        audit.record(
+            "draft.published",
+            actor=actor,
+            obj=locked,
+            draft=locked,
+            data={"version": current.number, "sha256": body_digest, "approval": approval.pk},
+        )
+    locked.refresh_from_db()
+    return locked

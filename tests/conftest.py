@@ -1,0 +1,83 @@
+"""Shared factories. Each test names the facts it depends on: make_user(roles=[...]), submit(...)."""
+
+import itertools
+import json
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from reviewapp import accounts, workflow
+from reviewapp.models import User
+
+_counter = itertools.count(1)
+
+RISKY_COPY = (
+    "The best serum in the world. 73% of users saw results in a week. "
+    "Only 3 left, so hurry: offer ends tonight!"
+)
+SAFE_COPY = "A lightweight serum with hyaluronic acid and niacinamide, in a 30 ml glass bottle."
+
+
+def make_user(
+    *, roles: list[str], username: str | None = None, name: str = "", password: str | None = None
+) -> User:
+    username = username or f"{'-'.join(roles)}-{next(_counter)}"
+    return accounts.create_user(username, roles=roles, name=name or username.title(), password=password)
+
+
+class ApiClient:
+    """Django's test client speaking JSON with a real bearer token."""
+
+    def __init__(self, token: str | None):
+        self.client = Client()
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _send(self, method, path, body=None, *, raw: bytes | None = None, headers=None):
+        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        return getattr(self.client, method)(
+            f"/api/v1{path}",
+            data=data,
+            content_type="application/json",
+            headers={**self.headers, **(headers or {})},
+        )
+
+    def get(self, path, **kwargs):
+        return self.client.get(
+            f"/api/v1{path}", headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs
+        )
+
+    def post(self, path, body=None, **kwargs):
+        return self._send("post", path, body, **kwargs)
+
+
+def api_as(user: User | None) -> ApiClient:
+    return ApiClient(accounts.issue_token(user) if user else None)
+
+
+def submit(*, author: User, body: str = RISKY_COPY, title: str = "Serum launch", **kwargs):
+    return workflow.submit(author=author, title=title, body=body, **kwargs)
+
+
+@pytest.fixture
+def copywriter(db):
+    return make_user(roles=["copywriter"], name="Cora Copywriter")
+
+
+@pytest.fixture
+def reviewer(db):
+    return make_user(roles=["reviewer"], name="Rhea Reviewer")
+
+
+@pytest.fixture
+def integration(db):
+    return make_user(roles=["integration"], name="Campaign Tool")
+
+
+@pytest.fixture
+def postgres(transactional_db):
+    """For tests of row locking under real concurrency: SQLite serialises writers by design."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/reviewapp (make test does)"
+        )
