@@ -58,7 +58,10 @@ def record(
     """Append one event. `data` must be JSON of ids, numbers, hashes and labels — never copy text."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must run inside the transaction of the change it records")
-    data = json.loads(json.dumps(data or {}))  # the stored form is what gets hashed
+    data = json.loads(json.dumps(data or {}, default=_refuse))  # the stored form is what gets hashed
+    if _has_float(data):
+        # PostgreSQL's jsonb may print floats differently from Python, which would break the chain.
+        raise TypeError("audit data must not contain floats; store integers (e.g. milliseconds)")
     head = _locked_head()
     seq = head.seq + 1
     created_at = timezone.now()
@@ -88,6 +91,20 @@ def record(
     )
     AuditHead.objects.filter(pk=1).update(seq=seq, hash=event.hash)
     return event
+
+
+def _refuse(value):
+    raise TypeError(f"audit data must be plain JSON, not {type(value).__name__}")
+
+
+def _has_float(value) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_float(item) for item in value)
+    return False
 
 
 def _locked_head() -> AuditHead:

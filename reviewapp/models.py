@@ -23,6 +23,27 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class HistoryDeletionError(Exception):
+    pass
+
+
+class HistoryQuerySet(models.QuerySet):
+    """History is never deleted through the ORM (admin, shell, code); triggers back this on PostgreSQL."""
+
+    def delete(self):
+        raise HistoryDeletionError(f"{self.model.__name__} rows are history and are never deleted.")
+
+
+class HistoryModel(models.Model):
+    objects = HistoryQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args, **kwargs):
+        raise HistoryDeletionError(f"{type(self).__name__} rows are history and are never deleted.")
+
+
 class Role(models.TextChoices):
     COPYWRITER = "copywriter"
     REVIEWER = "reviewer"
@@ -147,7 +168,7 @@ class Source(models.TextChoices):
     GENERATED = "generated"
 
 
-class Version(models.Model):
+class Version(HistoryModel):
     """Immutable text of a draft. A database trigger refuses any UPDATE of its text."""
 
     draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="versions")
@@ -239,7 +260,7 @@ class DecisionKind(models.TextChoices):
     REJECT = "reject"
 
 
-class Decision(models.Model):
+class Decision(HistoryModel):
     """A reviewer's verdict on one version. Immutable: a database trigger refuses UPDATEs."""
 
     draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="decisions")
@@ -266,7 +287,7 @@ class Decision(models.Model):
         return f"{self.kind} of {self.version}"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(HistoryModel):
     """Append-only, hash-chained log. A trigger refuses UPDATE and DELETE; PROTECT stops cascades.
 
     `hash` = sha256(prev_hash + canonical JSON of the row); `verify_audit` recomputes the chain.

@@ -105,7 +105,14 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "reviewapp_cache",
-    }
+    },
+    # API rate limiting counts every request: in process memory on one host (no queries; the limit
+    # applies per process), in Redis when scaled out (atomic INCR, one limit for all processes).
+    "throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}
+        if env_str("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
 }
 
 # --- Background work (django-q2) ------------------------------------------------------------------

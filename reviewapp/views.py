@@ -38,6 +38,12 @@ class DecisionForm(forms.Form):
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
+    def __init__(self, *args, status: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if status is not None:  # offer only what the draft can take; the workflow decides anyway
+            allowed = workflow.allowed_decisions(status)
+            self.fields["decision"].choices = [c for c in DecisionKind.choices if c[0] in allowed]
+
 
 @login_required
 def draft_list(request: HttpRequest) -> HttpResponse:
@@ -69,7 +75,7 @@ def _detail_context(request: HttpRequest, draft: Draft) -> dict:
         "may_edit": workflow.can(user, "add_version")
         and draft.status in (Status.IN_REVIEW, Status.CHANGES_REQUESTED, Status.APPROVED),
         "may_publish": workflow.can(user, "publish") and draft.status == Status.APPROVED,
-        "decision_form": DecisionForm(initial={"version": version.number}),
+        "decision_form": DecisionForm(initial={"version": version.number}, status=draft.status),
         "version_form": VersionForm(initial={"body": version.body}),
         "override_min": OVERRIDE_REASON_MIN_CHARS,
     }

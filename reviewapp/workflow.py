@@ -76,12 +76,26 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
 }
 
 
+# Gate invariant 2: a machine account never decides, even if an admin also put it in `reviewer`
+# (accounts.create_user refuses that combination; the admin's group editor does not).
+ACTION_EXCLUDED_ROLES: dict[str, frozenset[str]] = {
+    "decide": frozenset({Role.INTEGRATION}),
+    "override": frozenset({Role.INTEGRATION}),
+}
+
+
 def can(user: User, action: str) -> bool:
     """Whether the user's roles allow the action at all (the draft may still refuse it)."""
-    return user.has_role(*ACTION_ROLES[action])
+    excluded = ACTION_EXCLUDED_ROLES.get(action, frozenset())
+    return user.has_role(*ACTION_ROLES[action]) and user.roles.isdisjoint(excluded)
 
 
 def _require(user: User, action: str) -> None:
+    if user.has_role(*ACTION_EXCLUDED_ROLES.get(action, ())):
+        raise Forbidden(
+            f"An integration account may never {action.replace('_', ' ')}, whatever its other roles.",
+            code="role_not_allowed",
+        )
     if not can(user, action):
         allowed = " or ".join(sorted(ACTION_ROLES[action]))
         raise Forbidden(f"Only a {allowed} may {action.replace('_', ' ')}.", code="role_not_allowed")
@@ -112,9 +126,10 @@ def clean_body(body: str) -> str:
     if not isinstance(body, str) or not body.strip():
         raise Invalid("The copy text is empty.", code="empty_body")
     if len(body) > settings.COPY_MAX_CHARS:
-        raise Invalid(
+        raise WorkflowError(
             f"The copy text is {len(body):,} characters; the limit is {settings.COPY_MAX_CHARS:,}.",
             code="body_too_long",
+            status=413,
         )
     _reject_control_characters(body, "copy text")
     return body
@@ -271,8 +286,14 @@ def _duplicate_external_id(author: User, external_id: str) -> Conflict:
     )
 
 
-def _lock(draft: Draft) -> Draft:
-    return Draft.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=draft.pk)
+def _lock(draft: Draft, *, related: tuple[str, ...] = ("current_version",)) -> Draft:
+    """Lock the draft row, then read it with its related rows.
+
+    Two queries on purpose: when a SELECT ... FOR UPDATE on PostgreSQL waits for a concurrent
+    transaction, it re-checks only the locked row against the rows it joined before the wait, so a
+    version or decision that transaction created comes back as NULL."""
+    Draft.objects.select_for_update().filter(pk=draft.pk).values_list("pk", flat=True).get()
+    return Draft.objects.select_related(*related).get(pk=draft.pk)
 
 
 def add_version(draft: Draft, *, author: User, body: str, source: str = Source.HUMAN) -> Version | None:
@@ -335,6 +356,11 @@ _DECISION_TO = {
     DecisionKind.REQUEST_CHANGES: Status.CHANGES_REQUESTED,
     DecisionKind.REJECT: Status.REJECTED,
 }
+
+
+def allowed_decisions(status: str) -> list[str]:
+    """The decisions a draft in this status can take (request changes / approve only while in review)."""
+    return [kind for kind, statuses in _DECISION_FROM.items() if status in statuses]
 
 
 def decide(
@@ -503,11 +529,7 @@ def publish(draft: Draft, *, actor: User) -> Draft:
     """Mark approved copy as published. Refused unless the exact current text was approved."""
     _require(actor, "publish")
     with transaction.atomic():
-        locked = (
-            Draft.objects.select_for_update(of=("self",))
-            .select_related("current_version", "approval")
-            .get(pk=draft.pk)
-        )
+        locked = _lock(draft, related=("current_version", "approval"))
         current, approval = locked.current_version, locked.approval
         if locked.status != Status.APPROVED:
             raise Conflict(

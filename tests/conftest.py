@@ -1,5 +1,6 @@
 """Shared factories. Each test names the facts it depends on: make_user(roles=[...]), submit(...)."""
 
+import contextlib
 import itertools
 import json
 
@@ -51,6 +52,17 @@ class ApiClient:
         return self._send("post", path, body, **kwargs)
 
 
+def assert_problem(response, status: int, code: str) -> dict:
+    """An RFC 9457 problem with the given status and code, saying what went wrong."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["code"] == code
+    assert problem["title"] and problem["detail"]
+    return problem
+
+
 def api_as(user: User | None) -> ApiClient:
     return ApiClient(accounts.issue_token(user) if user else None)
 
@@ -81,3 +93,34 @@ def postgres(transactional_db):
         pytest.skip(
             "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/reviewapp (make test does)"
         )
+
+
+_AUDIT_TRIGGER = "reviewapp_auditevent_append_only"
+
+
+@contextlib.contextmanager
+def behind_the_audit_trigger():
+    """A cursor that writes to the audit table as a database superuser would, around the trigger
+    that refuses it; the trigger is put back afterwards. Works inside a test's transaction."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # ALTER TABLE refuses while this transaction has deferred FK checks queued: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"ALTER TABLE reviewapp_auditevent DISABLE TRIGGER {_AUDIT_TRIGGER}")
+            yield cursor
+            cursor.execute(f"ALTER TABLE reviewapp_auditevent ENABLE TRIGGER {_AUDIT_TRIGGER}")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        else:
+            cursor.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [_AUDIT_TRIGGER]
+            )
+            (create,) = cursor.fetchone()
+            cursor.execute(f"DROP TRIGGER {_AUDIT_TRIGGER}")
+            yield cursor
+            cursor.execute(create)
+
+
+def alter_audit_row(pk: int, data: str) -> None:
+    """Tamper with one audit event's data behind the trigger."""
+    with behind_the_audit_trigger() as cursor:
+        cursor.execute("UPDATE reviewapp_auditevent SET data = %s WHERE id = %s", [data, pk])

@@ -2,10 +2,9 @@
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from reviewapp.models import AuditEvent
-from tests.conftest import RISKY_COPY, api_as, make_user
+from tests.conftest import RISKY_COPY, alter_audit_row, api_as, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,22 +104,8 @@ def test_the_gate_story_over_http(capsys):
     call_command("verify_audit")
     assert "intact" in capsys.readouterr().out
     tampered = AuditEvent.objects.get(draft_id=draft_id, action="draft.published")
-    _alter_audit_row(tampered.pk, '{"version": 1}')
+    alter_audit_row(tampered.pk, '{"version": 1}')
     with pytest.raises(CommandError) as broken:
         call_command("verify_audit")
     assert broken.value.returncode == 1
     assert f"seq {tampered.seq}" in str(broken.value)
-
-
-def _alter_audit_row(pk: int, data: str) -> None:
-    """Tamper as a database superuser would: around the trigger that refuses UPDATEs."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "ALTER TABLE reviewapp_auditevent DISABLE TRIGGER reviewapp_auditevent_append_only"
-            )
-            cursor.execute("UPDATE reviewapp_auditevent SET data = %s WHERE id = %s", [data, pk])
-            cursor.execute("ALTER TABLE reviewapp_auditevent ENABLE TRIGGER reviewapp_auditevent_append_only")
-        else:
-            cursor.execute("DROP TRIGGER reviewapp_auditevent_append_only")
-            cursor.execute("UPDATE reviewapp_auditevent SET data = %s WHERE id = %s", [data, pk])

@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.parser import Parser
@@ -54,7 +54,8 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 class TokenRateThrottle(BaseThrottle):
-    """A fixed window of API_RATE_LIMIT requests (e.g. "600/min") per token, counted in the cache.
+    """A fixed window of API_RATE_LIMIT requests (e.g. "600/min") per token, counted in the
+    "throttle" cache (process memory, or Redis when REDIS_URL is set).
 
     Keeps no per-request state on the instance (it is shared by all threads), except the wait time
     that ninja asks for right after a refusal, which is thread-local."""
@@ -68,13 +69,12 @@ class TokenRateThrottle(BaseThrottle):
             return True
         limit, period = parse_rate(settings.API_RATE_LIMIT)
         now = time.time()
-        key = f"api-throttle:{token.pk}:{int(now // period)}"
-        cache.add(key, 0, timeout=period * 2)
+        key = f"api-throttle:{token.prefix}:{int(now // period)}"
+        cache = caches["throttle"]
         try:
             count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=period * 2)
-            count = 1
+        except ValueError:  # first request of this window (or the key expired): start counting
+            count = 1 if cache.add(key, 1, timeout=period * 2) else cache.incr(key)
         self._local.wait = period - (now % period)
         return count <= limit
 

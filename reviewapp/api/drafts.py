@@ -1,9 +1,11 @@
 """Draft endpoints of API v1: one operation per function, translating HTTP to workflow calls."""
 
+import pydantic
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Header, Query, Router, Schema
+from ninja.errors import ValidationError
 from ninja.pagination import CursorPagination, paginate
 from pydantic import Field
 
@@ -24,6 +26,33 @@ router = Router(tags=["drafts"])
 
 IdempotencyKey = Header(None, alias="Idempotency-Key", description=idempotency.HEADER_DOC)
 ERRORS = error_responses()
+
+
+class StrictCursorPagination(CursorPagination):
+    """Ninja's cursor pagination, with bad paging input answered by a 422 that says what is wrong:
+    ninja itself answers 500 to a cursor that decodes to a non-number and pages oddly for a page
+    size below 1. Both orderings used here are integer columns, so a position is an integer."""
+
+    class Input(CursorPagination.Input):
+        page_size: int | None = Field(None, ge=1)
+
+    class Cursor(CursorPagination.Cursor):
+        p: int | None = None
+
+        @classmethod
+        def from_encoded_param(cls, encoded_param, context=None):
+            try:
+                return super().from_encoded_param(encoded_param, context)
+            except (ValidationError, pydantic.ValidationError):
+                raise ValidationError(
+                    [
+                        {
+                            "loc": ("query", "cursor"),
+                            "msg": "Not a cursor this API issued; follow the next or previous URL of a page.",
+                            "type": "invalid_cursor",
+                        }
+                    ]
+                ) from None
 
 
 def with_details(queryset):
@@ -54,7 +83,7 @@ class DraftFilters(Schema):
 
 
 @router.get("/drafts", response={200: list[DraftOut], **ERRORS}, summary="List drafts, newest first")
-@paginate(CursorPagination, ordering=("-id",), page_size=50)
+@paginate(StrictCursorPagination, ordering=("-id",), page_size=50)
 def list_drafts(request: HttpRequest, filters: Query[DraftFilters]):
     _require_any_role(request)
     drafts = Draft.objects.all()
@@ -65,6 +94,7 @@ def list_drafts(request: HttpRequest, filters: Query[DraftFilters]):
 
 @router.post("/drafts", response={201: DraftOut, **ERRORS}, summary="Submit a draft")
 def create_draft(request: HttpRequest, payload: DraftIn, idempotency_key: str | None = IdempotencyKey):
+    workflow.clean_body(payload.body)  # refuse over-long or broken text before spending a parse on it
     workflow.compute_flags(payload.body, language=payload.language)  # parse before any lock is taken
 
     def create():
@@ -85,7 +115,7 @@ def create_draft(request: HttpRequest, payload: DraftIn, idempotency_key: str | 
 @router.get("/drafts/{draft_id}", response={200: DraftOut, **ERRORS}, summary="A draft with its current text")
 def get_draft(request: HttpRequest, draft_id: int):
     _require_any_role(request)
-    return 200, _draft(draft_id)
+    return _draft(draft_id)
 
 
 @router.post(
@@ -101,6 +131,7 @@ def create_version(
 ):
     """201 with the new version; 200 and no new version when the text equals the current text."""
     draft = _draft(draft_id)
+    workflow.clean_body(payload.body)  # refuse over-long or broken text before spending a parse on it
     workflow.compute_flags(payload.body, language=draft.language)  # parse before any lock is taken
 
     def create():
@@ -158,7 +189,7 @@ def publish_draft(request: HttpRequest, draft_id: int, idempotency_key: str | No
     response={200: list[EventOut], **ERRORS},
     summary="The audit trail of a draft, oldest first",
 )
-@paginate(CursorPagination, ordering=("seq",), page_size=100)
+@paginate(StrictCursorPagination, ordering=("seq",), page_size=100)
 def list_events(request: HttpRequest, draft_id: int):
     _require_any_role(request)
     draft = get_object_or_404(Draft, pk=draft_id)

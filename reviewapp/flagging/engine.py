@@ -88,22 +88,25 @@ class Engine:
             for match_id, start, end in matcher(doc):
                 rule_id = self.nlp.vocab.strings[match_id]
                 spans_by_rule.setdefault(rule_id, []).append(doc[start:end])
+        # Doc.text and Doc.has_annotation walk every token: read them once, not once per match.
+        text = doc.text
+        sentenced = doc.has_annotation("SENT_START")
         flags = []
         for rule_id, spans in spans_by_rule.items():
             rule = self.rules[rule_id]
             for span in filter_spans(spans):
-                if rule.unless_source_nearby and _source_nearby(doc, span):
+                if rule.unless_source_nearby and _source_nearby(span, sentenced=sentenced):
                     continue
-                flag = _flag(rule, doc.text, span.start_char, span.end_char)
+                flag = _flag(rule, text, span.start_char, span.end_char)
                 if flag.category == "unverifiable" and claims:
-                    flag = _cleared_by_claim(flag, span, claims)
+                    flag = _cleared_by_claim(flag, span, claims, sentenced=sentenced)
                 flags.append(flag)
         flags.sort(key=lambda flag: (flag.start, flag.end, flag.rule))
         return flags
 
 
-def _source_nearby(doc: Doc, span: Span) -> bool:
-    sentence = span.sent if doc.has_annotation("SENT_START") else span
+def _source_nearby(span: Span, *, sentenced: bool) -> bool:
+    sentence = span.sent if sentenced else span
     return bool(_SOURCE_NEARBY.search(sentence.text))
 
 
@@ -111,9 +114,9 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _cleared_by_claim(flag: Flag, span: Span, claims: Sequence[Claim]) -> Flag:
+def _cleared_by_claim(flag: Flag, span: Span, claims: Sequence[Claim], *, sentenced: bool) -> Flag:
     """An unverifiable finding inside a substantiated claim's wording becomes info, with the evidence."""
-    sentence = _normalise(span.sent.text if span.doc.has_annotation("SENT_START") else span.text)
+    sentence = _normalise(span.sent.text if sentenced else span.text)
     for claim in claims:
         wording = _normalise(claim.text)
         if wording and (wording in sentence or sentence in wording):

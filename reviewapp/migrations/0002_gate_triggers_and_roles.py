@@ -1,8 +1,10 @@
 """Roles as groups, the audit chain's head row, and triggers that keep history immutable.
 
 Triggers refuse UPDATEs of audit events, decisions and version text whatever path writes (ORM,
-admin, raw SQL). On PostgreSQL they also refuse DELETE of audit events; on SQLite a DELETE trigger
-would also fire on the test runner's table flush, so there the hash chain (seq gaps) detects it.
+admin, raw SQL). On PostgreSQL they also refuse DELETE of audit events, decisions and versions
+(TRUNCATE, which the test runner's flush uses, is not affected); on SQLite a DELETE trigger would
+also fire on the test runner's flush, so there the models refuse deletes and the hash chain (seq
+gaps) detects a deleted event. Refusals are integrity errors (SQLSTATE 23000 on PostgreSQL).
 """
 
 from django.db import migrations
@@ -28,11 +30,16 @@ SQLITE_DROP = [
 
 POSTGRES_TRIGGERS = [
     """CREATE FUNCTION reviewapp_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN RAISE EXCEPTION '% on % is not allowed: %', TG_OP, TG_TABLE_NAME, TG_ARGV[0]; END $$""",
+       BEGIN
+         RAISE EXCEPTION '% on % is not allowed: %', TG_OP, TG_TABLE_NAME, TG_ARGV[0]
+           USING ERRCODE = 'integrity_constraint_violation';
+       END $$""",
     """CREATE TRIGGER reviewapp_auditevent_append_only BEFORE UPDATE OR DELETE ON reviewapp_auditevent
        FOR EACH ROW EXECUTE FUNCTION reviewapp_refuse_change('audit events are append-only')""",
-    """CREATE TRIGGER reviewapp_decision_immutable BEFORE UPDATE ON reviewapp_decision
+    """CREATE TRIGGER reviewapp_decision_immutable BEFORE UPDATE OR DELETE ON reviewapp_decision
        FOR EACH ROW EXECUTE FUNCTION reviewapp_refuse_change('decisions are immutable')""",
+    """CREATE TRIGGER reviewapp_version_undeletable BEFORE DELETE ON reviewapp_version
+       FOR EACH ROW EXECUTE FUNCTION reviewapp_refuse_change('versions are kept for ever')""",
     """CREATE TRIGGER reviewapp_version_immutable BEFORE UPDATE ON reviewapp_version
        FOR EACH ROW WHEN (NEW.body IS DISTINCT FROM OLD.body OR NEW.sha256 IS DISTINCT FROM OLD.sha256
          OR NEW.number IS DISTINCT FROM OLD.number OR NEW.draft_id IS DISTINCT FROM OLD.draft_id)
@@ -42,6 +49,7 @@ POSTGRES_DROP = [
     "DROP TRIGGER IF EXISTS reviewapp_auditevent_append_only ON reviewapp_auditevent",
     "DROP TRIGGER IF EXISTS reviewapp_decision_immutable ON reviewapp_decision",
     "DROP TRIGGER IF EXISTS reviewapp_version_immutable ON reviewapp_version",
+    "DROP TRIGGER IF EXISTS reviewapp_version_undeletable ON reviewapp_version",
     "DROP FUNCTION IF EXISTS reviewapp_refuse_change()",
 ]
 
