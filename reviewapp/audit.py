@@ -9,7 +9,6 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -19,27 +18,13 @@ from reviewapp.models import AuditEvent, AuditHead, Draft, User
 GENESIS_HASH = "0" * 64
 
 
-def _canonical(
-    *,
-    seq: int,
-    created_at: datetime,
-    actor_id: int | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    draft_id: int | None,
-    data: dict,
-) -> str:
-    payload = {
-        "seq": seq,
-        "created_at": created_at.isoformat(),
-        "actor": actor_id,
-        "action": action,
-        "object_type": object_type,
-        "object_id": object_id,
-        "draft": draft_id,
-        "data": data,
-    }
+# The columns an event's hash covers, in the form the database returns them.
+HASHED_FIELDS = ("seq", "created_at", "actor_id", "action", "object_type", "object_id", "draft_id", "data")
+
+
+def _canonical(fields: dict) -> str:
+    payload = {name: fields[name] for name in HASHED_FIELDS}
+    payload["created_at"] = payload["created_at"].isoformat()
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -63,33 +48,20 @@ def record(
         # PostgreSQL's jsonb may print floats differently from Python, which would break the chain.
         raise TypeError("audit data must not contain floats; store integers (e.g. milliseconds)")
     head = _locked_head()
-    seq = head.seq + 1
-    created_at = timezone.now()
-    object_type = obj._meta.model_name if obj is not None else ""
-    object_id = str(obj.pk) if obj is not None else ""
-    canonical = _canonical(
-        seq=seq,
-        created_at=created_at,
-        actor_id=actor.pk if actor else None,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        draft_id=draft.pk if draft else None,
-        data=data,
-    )
+    fields = {
+        "seq": head.seq + 1,
+        "created_at": timezone.now(),
+        "actor_id": actor.pk if actor else None,
+        "action": action,
+        "object_type": obj._meta.model_name if obj is not None else "",
+        "object_id": str(obj.pk) if obj is not None else "",
+        "draft_id": draft.pk if draft else None,
+        "data": data,
+    }
     event = AuditEvent.objects.create(
-        seq=seq,
-        created_at=created_at,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        draft=draft,
-        data=data,
-        prev_hash=head.hash,
-        hash=_chain_hash(head.hash, canonical),
+        **fields, prev_hash=head.hash, hash=_chain_hash(head.hash, _canonical(fields))
     )
-    AuditHead.objects.filter(pk=1).update(seq=seq, hash=event.hash)
+    AuditHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     return event
 
 
@@ -127,49 +99,16 @@ def verify(*, chunk_size: int = 2000) -> Iterator[int | Break]:
     """Walk the chain in order. Yields each verified seq, or a Break at the first inconsistency."""
     expected_prev = GENESIS_HASH
     expected_seq = 1
-    events = AuditEvent.objects.order_by("seq").values_list(
-        "id",
-        "seq",
-        "created_at",
-        "actor_id",
-        "action",
-        "object_type",
-        "object_id",
-        "draft_id",
-        "data",
-        "prev_hash",
-        "hash",
-    )
-    for (
-        pk,
-        seq,
-        created_at,
-        actor_id,
-        action,
-        object_type,
-        object_id,
-        draft_id,
-        data,
-        prev,
-        digest,
-    ) in events.iterator(chunk_size=chunk_size):
+    events = AuditEvent.objects.order_by("seq").values("id", "prev_hash", "hash", *HASHED_FIELDS)
+    for event in events.iterator(chunk_size=chunk_size):
+        seq, pk, prev, digest = event["seq"], event["id"], event["prev_hash"], event["hash"]
         if seq != expected_seq:
             yield Break(expected_seq, None, f"event {expected_seq} is missing (next is {seq})")
             return
         if prev != expected_prev:
             yield Break(seq, pk, "prev_hash does not match the previous event's hash")
             return
-        canonical = _canonical(
-            seq=seq,
-            created_at=created_at,
-            actor_id=actor_id,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            draft_id=draft_id,
-            data=data,
-        )
-        if _chain_hash(prev, canonical) != digest:
+        if _chain_hash(prev, _canonical(event)) != digest:
             yield Break(seq, pk, "its content does not match its hash (the row was altered)")
             return
         expected_prev = digest
