@@ -18,7 +18,7 @@ _SOURCE = re.compile(
     r"poll|audit)\s+(?:by|of|from|conducted|published|commissioned)\b|\bdata\s+from\b|"
     r"\bpublished\s+in\b|\bet\s+al\b|\bcited\s+in\b|\bas\s+reported\s+by\b|\bverified\s+by\b|"
     r"\[\d+\]|[\u00b9\u00b2\u00b3\u2070-\u2079\u2020\u2021]|https?://|\bwww\.|\(n\s*=\s*\d|"
-    r"(?<=[\w%)])\*(?!\*)|\(\s*(?:source|ref)\b|\([^()]{0,80}\b(?:19|20)\d{2}\s*\)",
+    r"(?<=[\w%).!?])\*(?!\*)|\(\s*(?:source|ref)\b|\([^()]{0,80}\b(?:19|20)\d{2}\s*\)",
     re.IGNORECASE,
 )
 
@@ -45,14 +45,20 @@ def sentence(span: Span) -> Span:
 
 
 def source_nearby(doc: Doc, span: Span) -> bool:
-    """A source is cited in the same sentence, or a footnote/citation follows in the next one."""
+    """A source is cited in the same sentence, or a footnote/citation follows in the next one or two."""
     here = sentence(span)
     if _SOURCE.search(here.text):
         return True
-    if here.end < len(doc):
-        following = doc[here.end].sent if doc.has_annotation("SENT_START") else None
-        if following is not None and len(following) <= 40 and _SOURCE.search(following.text):
+    if not doc.has_annotation("SENT_START"):
+        return False
+    position = here.end
+    for _ in range(2):
+        if position >= len(doc):
+            break
+        following = doc[position].sent
+        if len(following) <= 40 and _SOURCE.search(following.text):
             return True
+        position = following.end
     return False
 
 
@@ -153,13 +159,25 @@ def person_nearby(doc: Doc, span: Span) -> bool:
     return any(ent.label_ == "PERSON" for ent in doc.ents if here.start <= ent.start < here.end)
 
 
+_OFFER_WORDS = frozenset(
+    {"off", "save", "saving", "savings", "discount", "code", "coupon", "sale", "deal", "voucher"}
+)
+_PRICE_CUES = frozenset(
+    {"only", "just", "from", "now", "was", "at", "per", "each", "price", "priced", "costs", "for"}
+)
+
+
 def offer_context(doc: Doc, span: Span) -> bool:
-    """The sentence is about a price or a deal ("$19.99", "20% off", "save"): a shop's own terms."""
+    """The sentence is about a price or a deal ("only $19.99", "20% off", "save"): a shop's own terms."""
     for token in sentence(span):
-        if token.lower_ in {"off", "save", "saving", "savings", "discount", "code", "coupon", "sale", "deal"}:
+        if token.lower_ in _OFFER_WORDS:
             return True
-        if token.ent_type_ == "MONEY" or token.text in {"$", "£", "€"}:
-            return True
+        if token.ent_type_ == "MONEY" and token.i > 0 and token.ent_iob_ == "B":
+            previous = doc[token.i - 1]
+            if previous.lower_ in _PRICE_CUES or (
+                previous.text in {"$", "£", "€"} and token.i > 1 and doc[token.i - 2].lower_ in _PRICE_CUES
+            ):
+                return True
     return False
 
 

@@ -238,7 +238,8 @@ def _passes(rule: Rule, doc: Doc, span: Span) -> bool:
         ):
             return False
     if rule.unless_after:
-        after = doc[span.end : span.end + 2]
+        # the match's last word counts too: "1,450 ppm" (a unit), "20% off" (an offer)
+        after = doc[span.end - 1 : span.end + 2] if len(span) > 1 else doc[span.end : span.end + 2]
         if any(
             token.lower_ in rule.unless_after or token.lemma_.lower() in rule.unless_after for token in after
         ):

@@ -150,16 +150,21 @@ def render(report: Report, *, examples: int = 8) -> str:
         out.append(f"== {category} ({len(rows)} rows)")
         for which, label in (("all", "whole dev"), ("A", "half A (tune)"), ("B", "half B (check)")):
             out.append(_line(label, report.score(category, which)))
-        out.append("  per subtype (recall for positives, flag rate for negatives):")
+        out.append("  per subtype (recall for positives, flag rate for negatives): whole / half A / half B")
         by_subtype: dict[tuple[int, str], list[Row]] = defaultdict(list)
         for row in rows:
             by_subtype[(row.label, row.subtype)].append(row)
         for (label, subtype), members in sorted(
             by_subtype.items(), key=lambda item: (-item[0][0], item[0][1])
         ):
-            share = sum(row.flagged for row in members) / len(members)
             kind = "recall" if label else "flag rate"
-            out.append(f"    {subtype:<28} n={len(members):<5} {kind} {share:.3f}")
+            shares = []
+            for which in ("all", "A", "B"):
+                chosen = [row for row in members if which == "all" or half(row.id) == which]
+                shares.append(
+                    f"{sum(row.flagged for row in chosen) / len(chosen):.3f}" if chosen else "  -  "
+                )
+            out.append(f"    {subtype:<28} n={len(members):<5} {kind:<9} {' / '.join(shares)}")
         false_positives = [row for row in rows if row.flagged and not row.label]
         misses = [row for row in rows if row.label and not row.flagged]
         by_rule = Counter(rule for row in false_positives for rule in row.rules)

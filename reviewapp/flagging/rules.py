@@ -215,9 +215,14 @@ def _describe(raw, error) -> str:
     return f"{where}: {error['msg']}"
 
 
+def load_rules(directory: Path | None = None) -> tuple[Rule, ...]:
+    """All rules of all packs in `directory` (default: the packaged rules/), with ids checked for
+    uniqueness. Parsed once per directory per process."""
+    return _load_rules(Path(directory or RULES_DIR))
+
+
 @cache
-def load_rules(directory: Path = RULES_DIR) -> tuple[Rule, ...]:
-    """All rules of all packs in `directory`, with ids checked for uniqueness."""
+def _load_rules(directory: Path) -> tuple[Rule, ...]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     paths = sorted(directory.glob("*.yaml"))

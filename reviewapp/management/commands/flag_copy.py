@@ -11,7 +11,8 @@ from reviewapp.flagging.jsonl import flag_lines
 class Command(BaseCommand):
     help = (
         'Flag copy from JSONL: reads {"id", "text"} lines from FILE (or - for stdin) and writes one '
-        '{"id", "flags": [...]} line per input, in order; a bad line gets {"id", "error"} and the run goes on.'
+        '{"id", "flags": [...]} line per input, in order; a bad line gets {"id", "error"} and the run '
+        "goes on."
     )
 
     def add_arguments(self, parser):
