@@ -125,8 +125,8 @@ def test_at_least_forty_contrastive_pairs():
     ],
 )
 def test_a_source_nearby_clears_a_statistic(sourced):
-    assert "unverifiable.statistic" not in _rules_found(sourced)
-    assert "unverifiable.statistic" in _rules_found("73% of users saw results in a week.")
+    assert "unverifiable.statistic_unsourced" not in _rules_found(sourced)
+    assert "unverifiable.statistic_unsourced" in _rules_found("73% of users saw results in a week.")
 
 
 def test_negation_cancels_a_superlative():

@@ -328,7 +328,7 @@ def _flag(rule: Rule, text: str, start: int, end: int) -> Flag:
 
 def _unsupported_language(text: str, language: str) -> Flag:
     start, end = _trim(text, 0, len(text))
-    name = LANGUAGE_NAMES.get(language, f"'{language}'")
+    name = f"{LANGUAGE_NAMES[language]} ('{language}')" if language in LANGUAGE_NAMES else f"'{language}'"
     return Flag(
         start=start,
         end=end,
