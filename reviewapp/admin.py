@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from reviewapp import accounts
-from reviewapp.models import ApiToken, AuditEvent, Decision, Draft, Flag, User, Version
+from reviewapp.models import ApiToken, AuditEvent, Claim, Decision, Draft, Flag, User, Version
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -85,3 +85,21 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = sum(accounts.revoke_token(token, actor=request.user) for token in queryset)
         self.message_user(request, f"Revoked {count} token(s).")
+
+
+@admin.register(Claim)
+class ClaimAdmin(admin.ModelAdmin):
+    """The claims library: substantiated claims with their evidence. A live claim downgrades matching
+    "unverifiable" findings on new versions to info; `manage.py reflag` applies it to open drafts."""
+
+    list_display = ("__str__", "is_pattern", "evidence_source", "owner", "expires_on", "live")
+    list_filter = ("is_pattern", "expires_on")
+    search_fields = ("text", "evidence_source", "document")
+    fields = ("text", "is_pattern", "evidence_source", "evidence_url", "document", "owner", "expires_on")
+
+    @admin.display(boolean=True)
+    def live(self, claim: Claim) -> bool:
+        return claim.is_live
+
+    def get_changeform_initial_data(self, request):
+        return {**super().get_changeform_initial_data(request), "owner": request.user.pk}

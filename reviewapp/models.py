@@ -6,9 +6,11 @@ published draft always points at the version that was approved.
 """
 
 import hashlib
+import re
 import secrets
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, F, Q
 from django.db.models.functions import Length
@@ -90,6 +92,10 @@ APPROVED_STATES = (Status.APPROVED, Status.PUBLISHED)
 class DraftQuerySet(models.QuerySet):
     def awaiting_review(self):
         return self.filter(status=Status.IN_REVIEW)
+
+    def undecided(self):
+        """Drafts whose current version has no decision yet: their flags may still be recomputed."""
+        return self.filter(current_version__isnull=False).exclude(current_version__decisions__isnull=False)
 
     def with_flag_counts(self):
         """Annotate open blocker / warning counts and all flag counts on each draft's current version."""
@@ -213,6 +219,57 @@ class FlagStatus(models.TextChoices):
 OVERRIDE_REASON_MIN_CHARS = 10
 
 
+class ClaimQuerySet(models.QuerySet):
+    def live(self, on=None):
+        """Claims whose substantiation is still valid on `on` (today by default)."""
+        return self.filter(expires_on__gte=on or timezone.localdate())
+
+
+class Claim(models.Model):
+    """A substantiated claim in the claims library. While live, an "unverifiable" flag in a sentence
+    that states it is downgraded to info with a link to the evidence; once expired it clears nothing."""
+
+    text = models.TextField(
+        help_text="The claim's wording as it appears in copy (matched case-insensitively inside a sentence), "
+        "or a regular expression when 'is pattern' is ticked."
+    )
+    is_pattern = models.BooleanField("is pattern", default=False)
+    evidence_source = models.CharField(
+        max_length=300, help_text="What substantiates it, e.g. 'Clinical trial, Dermatest GmbH, n=120, 2025'."
+    )
+    evidence_url = models.URLField("evidence link", max_length=500, blank=True)
+    document = models.CharField(
+        max_length=300, blank=True, help_text="Where the evidence document is filed (reference or path)."
+    )
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="claims")
+    expires_on = models.DateField(help_text="Last day the evidence supports the claim.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ClaimQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["expires_on", "id"]
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="claim_text_not_empty")]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+    def clean(self) -> None:
+        if self.is_pattern:
+            try:
+                re.compile(self.text)
+            except re.error as exc:
+                raise ValidationError({"text": f"Not a valid regular expression: {exc}"}) from exc
+
+    @property
+    def is_live(self) -> bool:
+        return self.expires_on >= timezone.localdate()
+
+    @property
+    def evidence_link(self) -> str:
+        return self.evidence_url or self.document
+
+
 class Flag(models.Model):
     version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="flags")
     category = models.CharField(max_length=20, choices=Category.choices)
@@ -228,6 +285,8 @@ class Flag(models.Model):
     overridden_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     override_reason = models.TextField(blank=True)
     overridden_at = models.DateTimeField(null=True, blank=True)
+    # The library claim that downgraded this finding to info (its evidence is the link to show).
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
 
     class Meta:
         ordering = ["version", "start", "id"]

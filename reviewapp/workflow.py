@@ -22,6 +22,7 @@ from reviewapp import audit, flagging
 from reviewapp.models import (
     OVERRIDE_REASON_MIN_CHARS,
     Channel,
+    Claim,
     Decision,
     DecisionKind,
     Draft,
@@ -168,42 +169,115 @@ def _clean_reason(reason: str) -> str:
 # --- Flags ----------------------------------------------------------------------------------------
 
 
-def compute_flags(body: str, *, language: str) -> list[flagging.Flag]:
-    """Flags for a text. Transitions call this before taking any lock; callers that must wrap a
-    transition in a longer transaction (idempotent API requests) call it first, so the parse is
-    cached and never runs while the database is locked."""
-    return list(_cached_flags(body, language))
+def live_claims() -> tuple[flagging.Claim, ...]:
+    """The claims library's live claims, as the engine takes them. Expired claims are left out, so
+    they clear nothing."""
+    return tuple(
+        flagging.Claim(
+            text=claim.text,
+            evidence=claim.evidence_source,
+            url=claim.evidence_link,
+            id=claim.pk,
+            is_pattern=claim.is_pattern,
+        )
+        for claim in Claim.objects.live().order_by("pk")
+    )
+
+
+def compute_flags(
+    body: str, *, language: str, claims: tuple[flagging.Claim, ...] | None = None
+) -> list[flagging.Flag]:
+    """Flags for a text, with the live claims of the claims library applied. Transitions call this
+    before taking any lock; callers that must wrap a transition in a longer transaction (idempotent
+    API requests) call it first, so the parse is cached and never runs while the database is locked.
+    The cache key includes the claims, so adding or expiring a claim is seen by the next call."""
+    claims = live_claims() if claims is None else tuple(claims)
+    return list(_cached_flags(body, language, claims))
 
 
 @lru_cache(maxsize=32)
-def _cached_flags(body: str, language: str) -> tuple[flagging.Flag, ...]:
-    return tuple(flagging.find_flags(body, language=language))
+def _cached_flags(body: str, language: str, claims: tuple[flagging.Claim, ...]) -> tuple[flagging.Flag, ...]:
+    return tuple(flagging.find_flags(body, language=language, claims=claims))
+
+
+def _flag_row(version: Version, f: flagging.Flag) -> Flag:
+    return Flag(
+        version=version,
+        category=f.category,
+        rule=f.rule,
+        severity=f.severity,
+        start=f.start,
+        end=f.end,
+        text=f.text,
+        message=f.message,
+        suggestion=f.suggestion,
+        reference=f.reference,
+        claim_id=f.claim_id if isinstance(f.claim_id, int) else None,
+    )
 
 
 def _store_flags(version: Version, found: list[flagging.Flag], *, actor: User | None) -> None:
-    Flag.objects.bulk_create(
-        Flag(
-            version=version,
-            category=f.category,
-            rule=f.rule,
-            severity=f.severity,
-            start=f.start,
-            end=f.end,
-            text=f.text,
-            message=f.message,
-            suggestion=f.suggestion,
-            reference=f.reference,
-        )
-        for f in found
-    )
-    counts = {severity: sum(f.severity == severity for f in found) for severity in Severity.values}
+    Flag.objects.bulk_create(_flag_row(version, f) for f in found)
     audit.record(
         "flags.computed",
         actor=actor,
         obj=version,
         draft=version.draft,
-        data={"version": version.number, "counts": counts, "rules": sorted({f.rule for f in found})},
+        data={"version": version.number, "counts": _counts(found), "rules": sorted({f.rule for f in found})},
     )
+
+
+def _counts(found) -> dict[str, int]:
+    return {severity: sum(f.severity == severity for f in found) for severity in Severity.values}
+
+
+def reflag(draft: Draft, *, found: list[flagging.Flag], actor: User | None = None) -> bool | None:
+    """Replace the flags of the draft's current version with `found` (computed by the caller from the
+    current rules and claims), unless a decision has been recorded on that version: a decision's flags
+    are history and never change. A flag that is found again at the same place by the same rule keeps
+    its row, and so its override; its severity and message follow the new rules. Returns None when the
+    version is decided (or the draft moved on), else whether anything changed."""
+    with transaction.atomic():
+        locked = _lock(draft)
+        version = locked.current_version
+        if version is None or version.pk != draft.current_version_id or version.decisions.exists():
+            return None
+        existing = {(f.rule, f.start, f.end): f for f in version.flags.select_for_update()}
+        wanted = {(f.rule, f.start, f.end): f for f in found}
+        removed = [row for key, row in existing.items() if key not in wanted]
+        added = [f for key, f in wanted.items() if key not in existing]
+        updated = []
+        for key, row in existing.items():
+            if key in wanted:
+                new = _flag_row(version, wanted[key])
+                fields = ["category", "severity", "text", "message", "suggestion", "reference", "claim_id"]
+                if any(getattr(row, name) != getattr(new, name) for name in fields):
+                    for name in fields:
+                        setattr(row, name, getattr(new, name))
+                    updated.append(row)
+        if not (removed or added or updated):
+            return False
+        Flag.objects.filter(pk__in=[row.pk for row in removed]).delete()
+        Flag.objects.bulk_create(_flag_row(version, f) for f in added)
+        if updated:
+            Flag.objects.bulk_update(
+                updated, ["category", "severity", "text", "message", "suggestion", "reference", "claim"]
+            )
+        audit.record(
+            "flags.recomputed",
+            actor=actor,
+            obj=version,
+            draft=locked,
+            data={
+                "version": version.number,
+                "counts": _counts(found),
+                "added": sorted({f.rule for f in added}),
+                "removed": sorted({row.rule for row in removed}),
+                "changed": sorted({row.rule for row in updated}),
+                "overrides_dropped": sum(row.status == FlagStatus.OVERRIDDEN for row in removed),
+            },
+        )
+    return True
 
 
 def _create_version(draft: Draft, *, number: int, body: str, author: User, source: str) -> Version:

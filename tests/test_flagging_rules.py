@@ -1,0 +1,244 @@
+"""The rule packs, rule by rule, through the public engine (no database). Every example and
+counterexample is written for these tests; none comes from the dev data."""
+
+import random
+
+import pytest
+
+from reviewapp.flagging import Flag, find_flags, find_flags_many, load_rules
+
+RULES = load_rules()
+
+
+def _rules_found(text: str) -> set[str]:
+    return {flag.rule for flag in find_flags(text)}
+
+
+def test_every_rule_documents_itself_with_examples():
+    for rule in RULES:
+        assert len(rule.examples) >= 1, rule.id
+        assert len(rule.counterexamples) >= 1, rule.id
+        assert rule.reference and rule.message, rule.id
+
+
+def test_every_spec_category_has_rules():
+    categories = {rule.category for rule in RULES}
+    assert categories == {"exaggeration", "unverifiable", "manipulation", "pii", "sensitive_targeting"}
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "text"), [(rule.id, text) for rule in RULES for text in rule.examples], ids=str
+)
+def test_rule_catches_its_examples(rule_id, text):
+    assert rule_id in _rules_found(text)
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "text"), [(rule.id, text) for rule in RULES for text in rule.counterexamples], ids=str
+)
+def test_rule_leaves_its_counterexamples_alone(rule_id, text):
+    assert rule_id not in _rules_found(text)
+
+
+# Marketing puffery (left) and the same sentence made factual (right). The left must get a blocker or
+# warning in the named category; the right must get none in that category.
+CONTRASTIVE_PAIRS = [
+    ("exaggeration", "The best blender in the world.", "A 1,200 W blender with a 1.5 litre jug."),
+    (
+        "exaggeration",
+        "Our revolutionary mattress changes everything.",
+        "Our mattress has three layers of foam.",
+    ),
+    ("exaggeration", "Unbeatable prices on garden furniture.", "Garden furniture from £49."),
+    ("exaggeration", "A miracle cream for tired eyes.", "An eye cream with caffeine and peptides."),
+    ("exaggeration", "This filter never fails.", "Replace this filter every three months."),
+    ("exaggeration", "Try it risk-free for a month.", "Try it for a month; returns are free within 30 days."),
+    ("exaggeration", "Our eco-friendly bottles.", "Our bottles are made of aluminium."),
+    ("exaggeration", "The ultimate hiking boot.", "A waterproof hiking boot with a Vibram sole."),
+    ("exaggeration", "Carbon-neutral delivery on every order.", "Delivery by van within three working days."),
+    ("exaggeration", "Lose 10 pounds in 7 days with our shake.", "Our shake has 200 calories per serving."),
+    ("exaggeration", "Stunning, flawless colour in one coat.", "Matt colour; two coats recommended."),
+    ("exaggeration", "The most comfortable chair ever made.", "A chair with an adjustable lumbar support."),
+    ("exaggeration", "World-class service, every time.", "Our support team replies within one working day."),
+    ("exaggeration", "A legendary taste you won't forget.", "A dark roast with notes of cocoa."),
+    ("exaggeration", "100% effective against limescale.", "Removes limescale from kettles; use monthly."),
+    ("exaggeration", "Lasts forever.", "Tested for 10,000 opening cycles."),
+    ("unverifiable", "Clinically proven to reduce wrinkles.", "Contains 2% retinol."),
+    ("unverifiable", "9 out of 10 dentists recommend it.", "Contains 1,450 ppm fluoride."),
+    ("unverifiable", "73% of users slept better.", "The pillow is 12 cm high."),
+    ("unverifiable", "Charges 3x faster than other chargers.", "Charges at up to 65 W."),
+    ("unverifiable", "Award-winning skincare for everyone.", "Skincare for dry and normal skin."),
+    ("unverifiable", "Trusted by over 2 million families.", "Sold in our shops and online."),
+    ("unverifiable", "Studies show it boosts focus.", "Each capsule contains 100 mg of caffeine."),
+    ("unverifiable", "Dermatologist-recommended sunscreen.", "Sunscreen with SPF 50 and UVA protection."),
+    ("unverifiable", "The UK's number one meal kit.", "A meal kit with five recipes a week."),
+    ("unverifiable", "We have cut our carbon emissions by half.", "We publish an annual report every March."),
+    ("unverifiable", "For the first time, a serum that lasts all day.", "A serum in a 30 ml pump bottle."),
+    ("unverifiable", "Our stores are powered by renewable energy.", "Our stores open at 9 am."),
+    ("manipulation", "Only 2 left in stock!", "In stock and ready to ship."),
+    ("manipulation", "Hurry, offer ends tonight!", "Offer ends 30 November 2026 at 23:59 GMT."),
+    ("manipulation", "18 people are viewing this right now.", "Free returns within 30 days."),
+    ("manipulation", "No thanks, I'd rather pay full price.", "No thanks."),
+    ("manipulation", "Sale ends in 02 hrs 14 min 09 sec", "Sale runs from 1 to 7 June."),
+    ("manipulation", "Selling fast: almost sold out!", "Available in five colours."),
+    ("manipulation", "Don't be left behind: join today.", "Join whenever you like."),
+    ("manipulation", "Free trial, then $9.99 a month until you cancel.", "Free delivery on all orders."),
+    ("manipulation", "Your cart is reserved for 10 minutes.", "Your cart is saved in your account."),
+    ("manipulation", "Limited time only: 20% off sofas.", "20% off sofas until 31 May 2026."),
+    ("manipulation", "Tom in Leeds just bought this lamp.", "This lamp takes an E27 bulb."),
+    ("manipulation", "Last chance to save!", "Prices are listed including VAT."),
+    (
+        "sensitive_targeting",
+        "Are you depressed? Our app can help.",
+        "Our app has guided breathing exercises.",
+    ),
+    ("sensitive_targeting", "Women love a bargain, so shop now.", "The sale includes dresses and coats."),
+    ("pii", "Call Jane on 07700 900123 for details.", "Call our shop on 0800 123 4567 for details."),
+]
+
+
+@pytest.mark.parametrize(("category", "puffed", "factual"), CONTRASTIVE_PAIRS, ids=lambda v: str(v)[:40])
+def test_contrastive_pair(category, puffed, factual):
+    def counted(text):
+        return [
+            f for f in find_flags(text) if f.category == category and f.severity in {"blocker", "warning"}
+        ]
+
+    assert counted(puffed), f"{puffed!r} should be flagged for {category}"
+    assert not counted(factual), f"{factual!r} should not be flagged for {category}: {counted(factual)}"
+
+
+def test_at_least_forty_contrastive_pairs():
+    assert len(CONTRASTIVE_PAIRS) >= 40
+
+
+# --- conditions that clear or change findings ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sourced",
+    [
+        "73% of users saw results in a week, according to an independent survey of 1,000 buyers.",
+        "73% of users saw results in a week.* *Survey of 1,000 buyers, March 2026.",
+        "73% of users saw results in a week [1].",
+        "73% of users saw results in a week (see https://example.com/study).",
+    ],
+)
+def test_a_source_nearby_clears_a_statistic(sourced):
+    assert "unverifiable.statistic_unsourced" not in _rules_found(sourced)
+    assert "unverifiable.statistic_unsourced" in _rules_found("73% of users saw results in a week.")
+
+
+def test_negation_cancels_a_superlative():
+    assert "exaggeration.superlative" in _rules_found("It is the best choice for long hikes.")
+    assert "exaggeration.superlative" not in _rules_found("It is not the best choice for long hikes.")
+
+
+def test_role_mailbox_and_freephone_are_not_personal_data():
+    assert not [
+        f for f in find_flags("Write to support@example.com or call 0800 123 4567.") if f.category == "pii"
+    ]
+
+
+def test_payment_card_needs_a_valid_checksum():
+    assert "pii.payment_card" in _rules_found("Card 4111 1111 1111 1111 on file.")
+    assert "pii.payment_card" not in _rules_found("Card 4111 1111 1111 1112 on file.")
+
+
+# --- languages and awkward input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Das ist das beste Angebot für Sie, nur heute und nur hier bei uns!",
+        "C'est la meilleure offre pour vous, seulement aujourd'hui et avec nous.",
+        "Esta es la mejor oferta para usted, solo hoy y con nosotros.",
+        "これは今日だけの最高のオファーです。",
+    ],
+)
+def test_non_english_copy_gets_a_language_not_supported_info_flag(text):
+    flags = find_flags(text)
+    assert [f.rule for f in flags] == ["language.unsupported"]
+    assert flags[0].severity == "info" and "not supported" in flags[0].message.lower()
+
+
+def test_a_declared_other_language_is_not_checked_but_said_so():
+    flags = find_flags("The best serum in the world.", language="de")
+    assert [(f.rule, f.severity) for f in flags] == [("language.unsupported", "info")]
+
+
+def test_short_english_product_names_stay_english():
+    assert [f.rule for f in find_flags("Pillowcases & Shams")] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n\t ", "🔥🔥🔥", "🎉✨💯🙌", "<p></p>", "&nbsp;&amp;", "\u200b\u200b", "???!!!", "1" * 5000],
+)
+def test_awkward_input_never_crashes(text):
+    for flag in find_flags(text):
+        assert text[flag.start : flag.end] == flag.text
+
+
+def test_html_is_read_through_and_offsets_point_into_the_original():
+    text = "<p><b>Only 2 left</b> &mdash; order <em>now</em>!</p>"
+    flags = find_flags(text)
+    scarcity = [f for f in flags if f.rule == "manipulation.false_scarcity"]
+    assert scarcity and scarcity[0].text == "Only 2 left"
+    for flag in flags:
+        assert text[flag.start : flag.end] == flag.text
+
+
+def test_huge_input_is_parsed_in_pieces_with_offsets_intact():
+    paragraph = "Plain copy about a kettle with a steel body. " * 40
+    text = (paragraph + "Only 3 left in stock! ") * 60  # ~130,000 characters
+    flags = find_flags(text)
+    scarcity = [f for f in flags if f.rule == "manipulation.false_scarcity"]
+    assert len(scarcity) == 60
+    for flag in flags:
+        assert text[flag.start : flag.end] == flag.text
+
+
+_PIECES = [
+    "The best serum in the world.",
+    "Only 2 left!",
+    "73% of users agree.",
+    "Clinically proven.",
+    "<b>Hurry</b>",
+    "&amp;",
+    "🔥",
+    "Ça va très bien.",
+    "  ",
+    "\n\n",
+    "No thanks, I hate saving money.",
+    "Email jane.doe@gmail.com",
+    "Call 07700 900123",
+    "eco-friendly",
+    "A kettle.",
+    "don\u2019t miss out",
+    "ends in 04:12:33",
+    "café",
+    "\u00a0",
+    "x" * 30,
+]
+
+
+def test_offsets_always_match_the_body_over_many_generated_inputs():
+    rng = random.Random(20260415)
+    texts = []
+    for _ in range(400):
+        pieces = [rng.choice(_PIECES) for _ in range(rng.randint(0, 12))]
+        texts.append(rng.choice(["", " ", "\n"]).join(pieces))
+    results = find_flags_many(texts)
+    assert len(results) == len(texts)
+    for text, flags in zip(texts, results, strict=True):
+        for flag in flags:
+            assert isinstance(flag, Flag)
+            assert 0 <= flag.start < flag.end <= len(text)
+            assert text[flag.start : flag.end] == flag.text
+
+
+def test_batch_results_equal_one_by_one_results():
+    texts = ["Only 2 left!", "", "Das ist das beste Angebot für Sie heute!", "The best serum in the world."]
+    assert find_flags_many(texts) == [find_flags(text) for text in texts]
