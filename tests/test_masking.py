@@ -252,6 +252,17 @@ def test_masker_presidio_setup_avoids_the_measured_pitfalls(masker):
     entities = set(masker.analyzer.get_supported_entities("en"))
     assert "ORGANIZATION" not in entities and "LOCATION" not in entities
     names = {recognizer.name for recognizer in masker.analyzer.registry.recognizers}
-    assert "EmailRecognizer" in names and "PhoneRecognizer" in names
+    assert "OfflineEmailRecognizer" in names and "ContextPhoneRecognizer" in names
     # The stock e-mail recognizer (which downloads a suffix list) is not in the registry.
     assert all(type(rec).__module__.startswith("generation.") for rec in masker.analyzer.registry.recognizers)
+
+
+def test_our_recognizer_classes_do_not_shadow_presidios():
+    """Presidio finds its predefined recognizers by class name among all subclasses: a clash would
+    make its default registry (e.g. in `make bench`) load ours instead."""
+    import presidio_analyzer.predefined_recognizers as predefined
+
+    ours = {
+        cls.__name__ for cls in vars(r).values() if isinstance(cls, type) and cls.__module__ == r.__name__
+    }
+    assert not ours & set(dir(predefined))
