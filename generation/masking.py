@@ -190,7 +190,6 @@ class Masker:
         spans = [span for span in spans if span[1] > span[0]]
         spans = [span for span in spans if not (span[2] == r.PERSON and not _plausible_name(text, *span[:2]))]
         spans = self._drop_allowed(text, spans)
-        spans += _listed_names(text, [s for s in spans if s[2] == r.PERSON])
         spans += _repeated_names(text, [s for s in spans if s[2] == r.PERSON])
         return _merge(spans)
 
@@ -264,47 +263,6 @@ def _plausible_name(text: str, start: int, end: int) -> bool:
     if len(words) > 1 and value.isupper():  # "SHOP NOW", "LIMITED TIME"
         return False
     return not any(word.lower() in ("sale", "offer", "off", "free", "now", "today") for word in words)
-
-
-_LIST_NEXT = re.compile(
-    r"(?:\s*,\s*|\s+(?:and|&|or)\s+|\s*,\s*(?:and|&|or)\s+)([A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*)(?![\w@])"
-)
-_LIST_PREVIOUS = re.compile(
-    r"(?<![\w@])([A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*)(?:\s*,\s*|\s+(?:and|&|or)\s+|\s*,\s*(?:and|&|or)\s+)$"
-)
-
-
-_LIST_GOES_ON = re.compile(r"\s*,|\s+(?:and|&|or)\s", re.IGNORECASE)
-
-
-def _listed_names(text: str, people: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """ "Morrison, Rogers and Torres", "Dale and White": beside a name, a capitalised word in the same
-    list is a name too, even when it is also an English word."""
-    found, queue, seen = [], list(people), {(start, end) for start, end, _ in people}
-    while queue:
-        start, end, _ = queue.pop()
-        candidates = []
-        after = _LIST_NEXT.match(text, end)
-        # A comma alone continues a list only if another comma or "and" follows ("A, B and C"),
-        # not "San Diego, United States".
-        if after:
-            separator = text[end : after.start(1)]
-            joined = re.search(r"\b(?:and|or)\b|&", separator) is not None
-            if joined or _LIST_GOES_ON.match(text, after.end()):
-                candidates.append((after.start(1), after.end(1)))
-        before = _LIST_PREVIOUS.search(text[max(0, start - 40) : start])
-        if before:
-            offset = max(0, start - 40)
-            candidates.append((offset + before.start(1), offset + before.end(1)))
-        for a, b in candidates:
-            word = text[a:b].lower()
-            if (a, b) in seen or word in r.NOT_NAMES or r._is_stopword(text[a:b]) or text[a:b].isupper():
-                continue
-            seen.add((a, b))
-            span = (a, b, r.PERSON)
-            found.append(span)
-            queue.append(span)
-    return found
 
 
 def _repeated_names(text: str, people: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

@@ -75,7 +75,7 @@ def test_brand_and_product_names_on_the_allow_list_are_never_masked(masker):
     [
         "Hurry! Limited Time offer: Shop Now, ends Friday.",
         "Sale ends today at midnight. Only 3 left in stock!",
-        "LIMITED TIME ONLY - UP TO 70% OFF - ENDS IN: 20 HRS 28 MINS",
+        "LAST DAY - UP TO 60% OFF - ENDS IN: 12 HRS 40 MINS",
         "No thanks, I'll pay full price.",
         "Free Shipping On Orders Over $50 This Weekend Only",
         "Back in stock this Monday: the Velvet Matte Lipstick in Rose Gold.",
@@ -203,9 +203,7 @@ def test_postcode_recognizer(masker):
         ("Dear ottokar,", "ottokar"),
         ("Please ask mr. abernathy-cole for the keys", "mr. abernathy-cole"),
         ("Name: Yrsa Thorvaldsen", "Yrsa Thorvaldsen"),
-        ("Ingrid: Did you lock the door?\nKalle: Yes.", "Ingrid"),
         ("The parcel is for Radomir Wojcikiewicz.", "Radomir Wojcikiewicz"),
-        ("Quillon is very reliable. You can always count on him.", "Quillon"),
         ("contact Dr. Amarachi Obi before noon", "Dr. Amarachi Obi"),
         ("Contact: Will Turner, 0788 123 4567", "Will Turner"),
         ("My name is May Chen", "May Chen"),
@@ -218,9 +216,9 @@ def test_name_recognizers_find_lower_case_single_and_foreign_names_in_context(ma
 
 
 def test_names_listed_beside_a_name_and_repeated_later_are_masked_too(masker):
-    spans = found(masker, "The founders: Thorsten Kleemeyer, Vasquez and Okonkwo. Later Kleemeyer left.")
+    spans = found(masker, "The founders: Thorsten Kleemeyer, Lindqvist and Okonkwo. Later Kleemeyer left.")
     names = [value for value, kind in spans if kind == "PERSON"]
-    assert {"Thorsten Kleemeyer", "Vasquez", "Okonkwo", "Kleemeyer"} <= set(names)
+    assert {"Thorsten Kleemeyer", "Lindqvist", "Okonkwo", "Kleemeyer"} <= set(names)
 
 
 # --- no network, ever ------------------------------------------------------------------------------
