@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from reviewapp import accounts
-from reviewapp.models import ApiToken, AuditEvent, Decision, Draft, Flag, User, Version
+from reviewapp.models import ApiToken, AuditEvent, Brief, Decision, Draft, Flag, Provenance, User, Version
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -85,3 +85,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = sum(accounts.revoke_token(token, actor=request.user) for token in queryset)
         self.message_user(request, f"Revoked {count} token(s).")
+
+
+@admin.register(Brief)
+class BriefAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "product",
+        "status",
+        "error_code",
+        "requester",
+        "variants",
+        "attempts",
+        "created_at",
+    )
+    list_filter = ("status", "channel")
+
+
+@admin.register(Provenance)
+class ProvenanceAdmin(ReadOnlyAdmin):
+    list_display = ("version", "brief", "model", "prompt_template_version", "total_tokens", "latency_ms")

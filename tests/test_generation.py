@@ -433,3 +433,25 @@ def test_the_task_queue_gets_only_the_brief_id_and_runs_the_task(generation, set
     brief.refresh_from_db()
     assert brief.status == BriefStatus.DONE
     assert Success.objects.filter(func="reviewapp.tasks.generate_from_brief").exists()
+
+
+def test_masking_and_flagging_share_one_spacy_pipeline(settings):
+    from reviewapp import flagging, pii
+
+    settings.MASKING_ALLOW_LIST = ["Aurora Lindqvist"]
+    masker = pii.get_masker()
+    assert masker.nlp is flagging.load_nlp()
+    assert masker.allow_list == ("Aurora Lindqvist",)
+    assert masker.find("Meet Aurora Lindqvist serum.") == []
+
+
+def test_operators_see_briefs_and_provenance_read_only_in_the_admin(generation, writer):
+    brief = request_brief(writer)
+    run(brief)
+    admin_user = make_user(roles=["admin"])
+    client = Client()
+    client.force_login(admin_user)
+    listing = client.get("/admin/reviewapp/brief/")
+    assert listing.status_code == 200 and "Linen bedding" in listing.content.decode()
+    assert client.get("/admin/reviewapp/provenance/").status_code == 200
+    assert client.get("/admin/reviewapp/brief/add/").status_code == 403
