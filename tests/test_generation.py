@@ -455,3 +455,14 @@ def test_operators_see_briefs_and_provenance_read_only_in_the_admin(generation, 
     assert listing.status_code == 200 and "Linen bedding" in listing.content.decode()
     assert client.get("/admin/reviewapp/provenance/").status_code == 200
     assert client.get("/admin/reviewapp/brief/add/").status_code == 403
+
+
+def test_system_checks_refuse_a_generation_budget_longer_than_a_task_may_run(settings):
+    from reviewapp.checks import check_generation
+
+    assert check_generation(None) == []
+    settings.OPENAI_TIMEOUT_SECONDS = 90  # three attempts of 90 s exceed the 200 s task timeout
+    assert [error.id for error in check_generation(None)] == ["reviewapp.E006"]
+    settings.OPENAI_TIMEOUT_SECONDS = 60
+    settings.GENERATION_CLAIM_SECONDS = settings.Q_CLUSTER["retry"] + 1
+    assert [error.id for error in check_generation(None)] == ["reviewapp.E007"]
