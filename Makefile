@@ -65,13 +65,18 @@ test-postgres: install
 check-deploy: install
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
-# Quality of the flagging engine on ../shared/eval/dev (SPEC §11): P/R/F1 per category, recall per subtype.
+# Quality on the dev data beside the repository (SPEC §11): flagging P/R/F1 per category and recall per
+# subtype; PII leak measure per type and over-masking of shop copy.
+EVAL_DATA ?= ../shared/eval/dev
 eval: install
 	$(PY) -m reviewapp.flagging.evaluation --markdown
+	$(PY) -m generation.evaluate --data $(EVAL_DATA)
 
-# Throughput of flag_copy's engine path vs a bare nlp.pipe pass, single process, same run.
+# Speed, single process, each beside its baseline in the same run: flag_copy's engine vs a bare
+# nlp.pipe pass; masking vs plain Presidio.
 bench: install
 	$(PY) -m reviewapp.flagging.bench
+	$(PY) -m generation.bench --data $(EVAL_DATA)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -5,7 +5,18 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from reviewapp import accounts
-from reviewapp.models import ApiToken, AuditEvent, Claim, Decision, Draft, Flag, User, Version
+from reviewapp.models import (
+    ApiToken,
+    AuditEvent,
+    Brief,
+    Claim,
+    Decision,
+    Draft,
+    Flag,
+    Provenance,
+    User,
+    Version,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -103,3 +114,23 @@ class ClaimAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {**super().get_changeform_initial_data(request), "owner": request.user.pk}
+
+
+@admin.register(Brief)
+class BriefAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "product",
+        "status",
+        "error_code",
+        "requester",
+        "variants",
+        "attempts",
+        "created_at",
+    )
+    list_filter = ("status", "channel")
+
+
+@admin.register(Provenance)
+class ProvenanceAdmin(ReadOnlyAdmin):
+    list_display = ("version", "brief", "model", "prompt_template_version", "total_tokens", "latency_ms")

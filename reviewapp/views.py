@@ -1,6 +1,7 @@
 """Web pages: translate HTTP to workflow calls and back. Messages and redirects live here."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -12,7 +13,9 @@ from reviewapp import workflow
 from reviewapp.highlight import segments
 from reviewapp.models import (
     OVERRIDE_REASON_MIN_CHARS,
+    VARIANTS_MAX,
     AuditEvent,
+    Brief,
     Channel,
     Decision,
     DecisionKind,
@@ -57,6 +60,7 @@ def draft_list(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, draft: Draft) -> dict:
     version = draft.current_version
+    provenance = getattr(version, "provenance", None)
     flags = list(version.flags.select_related("overridden_by"))
     user = request.user
     may_decide = workflow.can(user, "decide") and not workflow.wrote_any_version(draft, user)
@@ -78,11 +82,14 @@ def _detail_context(request: HttpRequest, draft: Draft) -> dict:
         "decision_form": DecisionForm(initial={"version": version.number}, status=draft.status),
         "version_form": VersionForm(initial={"body": version.body}),
         "override_min": OVERRIDE_REASON_MIN_CHARS,
+        "provenance": provenance,
     }
 
 
 def _load(draft_id: int) -> Draft:
-    return get_object_or_404(Draft.objects.select_related("author", "current_version"), pk=draft_id)
+    return get_object_or_404(
+        Draft.objects.select_related("author", "current_version__provenance"), pk=draft_id
+    )
 
 
 @login_required
@@ -177,3 +184,57 @@ def draft_publish(request: HttpRequest, draft_id: int) -> HttpResponse:
     else:
         messages.success(request, "Published.")
     return redirect("draft-detail", draft_id=draft.pk)
+
+
+# --- Briefs: ask for generated copy ----------------------------------------------------------------
+
+
+class BriefForm(forms.Form):
+    product = forms.CharField(max_length=200, help_text="What the copy is for.")
+    audience = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.EMAIL)
+    tone = forms.CharField(max_length=200, required=False, help_text="e.g. warm, plain, no exclamation marks")
+    key_points = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Key points")
+    approved_facts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        label="Approved facts",
+        help_text="Substantiated facts the copy may use. The model is told to claim nothing else.",
+    )
+    variants = forms.TypedChoiceField(
+        choices=[(n, n) for n in range(1, VARIANTS_MAX + 1)], coerce=int, initial=3, label="Variants"
+    )
+    language = forms.CharField(max_length=16, initial="en")
+    campaign = forms.CharField(max_length=200, required=False)
+
+
+@login_required
+def brief_new(request: HttpRequest) -> HttpResponse:
+    form = BriefForm(request.POST or None)
+    configured = settings.GENERATION_CONFIGURED
+    if request.method == "POST" and form.is_valid():
+        try:
+            brief = workflow.request_brief(requester=request.user, **form.cleaned_data)
+        except workflow.WorkflowError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Brief {brief.pk} is queued; its drafts appear here when ready.")
+            return redirect("brief-detail", brief_id=brief.pk)
+    recent = Brief.objects.visible_to(request.user).select_related("requester")[:20]
+    context = {
+        "form": form,
+        "configured": configured,
+        "recent": recent,
+        "may_request": workflow.can(request.user, "submit"),
+    }
+    return render(request, "briefs/new.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
+    brief = get_object_or_404(
+        Brief.objects.visible_to(request.user).select_related("requester").prefetch_related("drafts"),
+        pk=brief_id,
+    )
+    drafts = sorted(brief.drafts.all(), key=lambda draft: draft.brief_variant or 0)
+    return render(request, "briefs/detail.html", {"brief": brief, "drafts": drafts})

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from reviewapp import audit, flagging
+from reviewapp import audit, events, flagging
 from reviewapp.models import (
     OVERRIDE_REASON_MIN_CHARS,
+    VARIANTS_MAX,
+    Brief,
+    BriefStatus,
     Channel,
     Claim,
     Decision,
@@ -28,6 +33,7 @@ from reviewapp.models import (
     Draft,
     Flag,
     FlagStatus,
+    Provenance,
     Role,
     Severity,
     Source,
@@ -64,6 +70,11 @@ class Conflict(WorkflowError):
 class Invalid(WorkflowError):
     def __init__(self, message: str, code: str = "invalid", **extra):
         super().__init__(message, code, 422, extra)
+
+
+class Unavailable(WorkflowError):
+    def __init__(self, message: str, code: str = "unavailable", **extra):
+        super().__init__(message, code, 503, extra)
 
 
 # --- Who may do what ------------------------------------------------------------------------------
@@ -103,8 +114,13 @@ def _require(user: User, action: str) -> None:
 
 
 def wrote_any_version(draft: Draft, user: User) -> bool:
-    """Gate invariant 2: the author of any version (or the draft) never approves it."""
-    return draft.author_id == user.pk or draft.versions.filter(created_by=user).exists()
+    """Gate invariant 2: the author of any version (or the draft), and the requester of the brief it
+    was generated from, never approve it."""
+    if draft.author_id == user.pk:
+        return True
+    if draft.brief_id and Brief.objects.filter(pk=draft.brief_id, requester=user).exists():
+        return True
+    return draft.versions.filter(created_by=user).exists()
 
 
 # --- Input validation -----------------------------------------------------------------------------
@@ -299,6 +315,8 @@ def submit(
     external_id: str | None = None,
     language: str = "en",
     source: str = Source.HUMAN,
+    brief: Brief | None = None,
+    brief_variant: int | None = None,
 ) -> Draft:
     """Create a draft with its first version and flags; it enters the review queue."""
     _require(author, "submit")
@@ -330,6 +348,8 @@ def submit(
                 status=Status.GENERATING,
                 created_at=now,
                 updated_at=now,
+                brief=brief,
+                brief_variant=brief_variant,
             )
             version = _create_version(draft, number=1, body=body, author=author, source=source)
             Draft.objects.filter(pk=draft.pk).update(current_version=version, status=Status.IN_REVIEW)
@@ -634,3 +654,194 @@ def publish(draft: Draft, *, actor: User) -> Draft:
         )
     locked.refresh_from_db()
     return locked
+
+
+# --- Briefs: generated copy (SPEC §5) -------------------------------------------------------------
+
+BRIEF_TEXT_MAX_CHARS = 5000
+GENERATION_TASK = "reviewapp.tasks.generate_from_brief"
+
+
+def _clean_brief_text(
+    value: str, what: str, *, required: bool = False, max_chars: int = BRIEF_TEXT_MAX_CHARS
+):
+    value = (value or "").strip()
+    if required and not value:
+        raise Invalid(f"The {what} is empty.", code="empty_field", field=what)
+    if len(value) > max_chars:
+        raise Invalid(
+            f"The {what} is longer than {max_chars:,} characters.", code="field_too_long", field=what
+        )
+    _reject_control_characters(value, what)
+    return value
+
+
+def request_brief(
+    *,
+    requester: User,
+    product: str,
+    audience: str = "",
+    channel: str = Channel.EMAIL,
+    tone: str = "",
+    key_points: str = "",
+    approved_facts: str = "",
+    variants: int = 3,
+    language: str = "en",
+    campaign: str = "",
+) -> Brief:
+    """Store a brief and queue its generation (after commit). Only its id goes to the task queue."""
+    _require(requester, "submit")
+    if not settings.GENERATION_CONFIGURED:
+        raise Unavailable(
+            "Generation is not configured on this server: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
+            "(any OpenAI-compatible server).",
+            code="generation_not_configured",
+        )
+    if channel not in Channel.values:
+        raise Invalid(
+            f"Unknown channel {channel!r}; use one of {', '.join(Channel.values)}.", code="bad_channel"
+        )
+    if not _LANGUAGE.match(language or ""):
+        raise Invalid(f"{language!r} is not a language code such as 'en' or 'de-AT'.", code="bad_language")
+    if not isinstance(variants, int) or not 1 <= variants <= VARIANTS_MAX:
+        raise Invalid(f"Ask for 1 to {VARIANTS_MAX} variants.", code="bad_variants")
+    fields = {
+        "product": _clean_brief_text(product, "product", required=True, max_chars=200),
+        "audience": _clean_brief_text(audience, "audience"),
+        "tone": _clean_brief_text(tone, "tone", max_chars=200),
+        "key_points": _clean_brief_text(key_points, "key points"),
+        "approved_facts": _clean_brief_text(approved_facts, "approved facts"),
+        "campaign": _clean_brief_text(campaign, "campaign", max_chars=200),
+    }
+    with transaction.atomic():
+        brief = Brief.objects.create(
+            requester=requester, channel=channel, variants=variants, language=language, **fields
+        )
+        audit.record(
+            "brief.requested",
+            actor=requester,
+            obj=brief,
+            data={"variants": variants, "channel": channel, "language": language},
+        )
+        brief_id = brief.pk
+        transaction.on_commit(lambda: _enqueue_generation(brief_id))
+    return brief
+
+
+def _enqueue_generation(brief_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(GENERATION_TASK, brief_id, task_name=f"brief-{brief_id}", group="generation")
+
+
+@dataclass(frozen=True)
+class BriefClaim:
+    brief: Brief
+    token: uuid.UUID
+
+
+def claim_brief(brief_id: int) -> BriefClaim | None:
+    """Take a queued brief, or one whose worker died (its claim is older than a task may run), with a
+    conditional UPDATE: of two workers, one wins. None when there is nothing to do."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.GENERATION_CLAIM_SECONDS)
+    token = uuid.uuid4()
+    with transaction.atomic():
+        taken = (
+            Brief.objects.filter(pk=brief_id)
+            .filter(Q(status=BriefStatus.QUEUED) | Q(status=BriefStatus.RUNNING, claimed_at__lt=stale))
+            .update(status=BriefStatus.RUNNING, claim=token, claimed_at=now, attempts=F("attempts") + 1)
+        )
+        if not taken:
+            return None
+        brief = Brief.objects.select_related("requester").get(pk=brief_id)
+        audit.record("brief.started", actor=None, obj=brief, data={"attempt": brief.attempts})
+    if brief.attempts > settings.GENERATION_MAX_ATTEMPTS:
+        fail_brief(
+            brief,
+            claim=token,
+            code="worker_stopped",
+            reason=f"Generation was interrupted {brief.attempts - 1} times, so it was stopped. "
+            "Submit the brief again.",
+        )
+        return None
+    return BriefClaim(brief, token)
+
+
+@dataclass(frozen=True)
+class GeneratedCopy:
+    title: str
+    body: str
+
+
+def complete_brief(claim: BriefClaim, *, copies: Sequence[GeneratedCopy], provenance: dict) -> list[Draft]:
+    """Turn every variant into a draft in review (flags computed, provenance kept), all in one
+    transaction keyed by the brief: a retried or racing worker cannot create a second set."""
+    brief = claim.brief
+    for copy in copies:
+        compute_flags(copy.body, language=brief.language)  # parse before any lock is taken
+    with transaction.atomic():
+        locked = Brief.objects.select_for_update().get(pk=brief.pk)
+        if locked.status != BriefStatus.RUNNING or locked.claim != claim.token:
+            raise Conflict(f"Brief {brief.pk} was taken over or finished elsewhere.", code="claim_lost")
+        drafts = []
+        for number, copy in enumerate(copies, start=1):
+            draft = submit(
+                author=brief.requester,
+                title=copy.title,
+                body=copy.body,
+                channel=brief.channel,
+                campaign=brief.campaign,
+                language=brief.language,
+                source=Source.GENERATED,
+                brief=locked,
+                brief_variant=number,
+            )
+            usage = provenance.get("usage", {})
+            Provenance.objects.create(
+                version=draft.current_version,
+                brief=locked,
+                model=provenance["model"],
+                prompt_template_version=provenance["prompt_template_version"],
+                masked_prompt=provenance["masked_prompt"],
+                entity_counts=provenance["entity_counts"],
+                prompt_tokens=usage.get("prompt_tokens"),
+                completion_tokens=usage.get("completion_tokens"),
+                total_tokens=usage.get("total_tokens"),
+                request_id=provenance.get("request_id") or "",
+                latency_ms=provenance["latency_ms"],
+            )
+            drafts.append(draft)
+        Brief.objects.filter(pk=locked.pk, claim=claim.token).update(
+            status=BriefStatus.DONE, claim=None, finished_at=timezone.now(), error="", error_code=""
+        )
+        audit.record(
+            "brief.completed",
+            actor=None,
+            obj=locked,
+            data={
+                "drafts": [draft.pk for draft in drafts],
+                "model": provenance["model"],
+                "entity_counts": provenance["entity_counts"],
+            },
+        )
+    return drafts
+
+
+def fail_brief(brief: Brief, *, code: str, reason: str, claim: uuid.UUID | None = None) -> bool:
+    """Mark the brief failed with a reason its author can act on, record `brief.failed` and announce
+    it after commit. The brief's text stays as it was: nothing is lost. `reason` must hold no
+    personal data (generation errors never do). False if the brief was already settled."""
+    with transaction.atomic():
+        locked = Brief.objects.select_for_update().get(pk=brief.pk)
+        if locked.status in (BriefStatus.DONE, BriefStatus.FAILED):
+            return False
+        if claim is not None and locked.claim != claim:
+            return False
+        Brief.objects.filter(pk=locked.pk).update(
+            status=BriefStatus.FAILED, error_code=code, error=reason, claim=None, finished_at=timezone.now()
+        )
+        audit.record("brief.failed", actor=None, obj=locked, data={"code": code, "attempts": locked.attempts})
+        data = {"brief": locked.pk, "requester": locked.requester_id, "code": code, "reason": reason}
+        transaction.on_commit(lambda: events.emit("brief.failed", data))
+    return True

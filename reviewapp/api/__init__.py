@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 
 from reviewapp.api import problems
 from reviewapp.api.auth import StrictJSONParser, TokenAuth, TokenRateThrottle
+from reviewapp.api.briefs import router as briefs_router
 from reviewapp.api.drafts import router as drafts_router
 
 DESCRIPTION = """
@@ -36,3 +37,4 @@ api = ReviewAPI(
 )
 problems.install(api)
 api.add_router("/", drafts_router)
+api.add_router("/", briefs_router)

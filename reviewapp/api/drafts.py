@@ -58,7 +58,7 @@ class StrictCursorPagination(CursorPagination):
 def with_details(queryset):
     """Everything `draft_out` reads, in a fixed number of queries whatever the page size."""
     return queryset.select_related(
-        "author", "current_version", "approval__reviewer", "approval__version"
+        "author", "current_version__provenance", "approval__reviewer", "approval__version"
     ).prefetch_related(
         Prefetch("current_version__flags", queryset=Flag.objects.select_related("overridden_by"))
     )

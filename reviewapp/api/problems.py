@@ -128,6 +128,7 @@ ERROR_DESCRIPTIONS = {
     422: "Well-formed JSON that does not validate: wrong types, unknown fields, bad values, or an "
     "Idempotency-Key reused with a different request.",
     429: "Rate limit for this token exceeded; see Retry-After.",
+    503: "A service this needs is not configured here (e.g. generation without OPENAI_* settings).",
 }
 
 

@@ -6,7 +6,17 @@ from typing import Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from reviewapp.models import AuditEvent, Channel, Decision, Draft, Flag, Version
+from reviewapp.models import (
+    VARIANTS_MAX,
+    AuditEvent,
+    Brief,
+    Channel,
+    Decision,
+    Draft,
+    Flag,
+    Provenance,
+    Version,
+)
 
 ChannelName = Literal[tuple(Channel.values)]
 
@@ -82,6 +92,38 @@ class ApprovalOut(Schema):
     at: datetime
 
 
+class UsageOut(Schema):
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+
+
+class ProvenanceOut(Schema):
+    """Where a generated version came from. `masked_prompt` is the prompt exactly as sent to the
+    model: personal data in it is replaced by placeholders; the values are never stored."""
+
+    brief: int
+    model: str
+    prompt_template_version: str
+    masked_prompt: list[dict]
+    entity_counts: dict[str, int]
+    usage: UsageOut
+    request_id: str
+    latency_ms: int
+
+    @staticmethod
+    def resolve_brief(provenance: Provenance) -> int:
+        return provenance.brief_id
+
+    @staticmethod
+    def resolve_usage(provenance: Provenance) -> dict:
+        return {
+            "prompt_tokens": provenance.prompt_tokens,
+            "completion_tokens": provenance.completion_tokens,
+            "total_tokens": provenance.total_tokens,
+        }
+
+
 class DraftOut(Schema):
     """Read from a Draft loaded with `api.drafts.with_details`, so a page costs a fixed number of queries."""
 
@@ -96,12 +138,20 @@ class DraftOut(Schema):
     version: VersionOut | None
     flags: list[FlagOut]
     approval: ApprovalOut | None
+    provenance: ProvenanceOut | None = Field(
+        None, description="For a generated current version: model, prompt as sent (masked), usage."
+    )
     created_at: datetime
     updated_at: datetime
 
     @staticmethod
     def resolve_version(draft: Draft) -> Version | None:
         return draft.current_version
+
+    @staticmethod
+    def resolve_provenance(draft: Draft) -> Provenance | None:
+        version = draft.current_version
+        return getattr(version, "provenance", None) if version else None
 
     @staticmethod
     def resolve_flags(draft: Draft) -> list[Flag]:
@@ -156,3 +206,63 @@ class EventOut(Schema):
     @staticmethod
     def resolve_at(event: AuditEvent) -> datetime:
         return event.created_at
+
+
+class BriefIn(StrictInput):
+    product: str = Field(description="What the copy is for. One line, at most 200 characters.")
+    audience: str = Field("", description="Who it is for.")
+    channel: ChannelName = Channel.EMAIL
+    tone: str = Field("", description="e.g. 'warm, plain, no exclamation marks'.")
+    key_points: str = Field("", description="What the copy must say.")
+    approved_facts: str = Field(
+        "", description="Substantiated facts the copy may use; nothing else is claimed."
+    )
+    variants: int = Field(3, ge=1, le=VARIANTS_MAX, description="How many drafts to generate (1-5).")
+    language: str = Field("en", max_length=16)
+    campaign: str = Field("", max_length=200)
+
+
+class BriefErrorOut(Schema):
+    code: str
+    message: str
+
+
+class BriefDraftOut(Schema):
+    id: int
+    title: str
+    status: str
+    variant: int | None
+
+    @staticmethod
+    def resolve_variant(draft: Draft) -> int | None:
+        return draft.brief_variant
+
+
+class BriefOut(Schema):
+    id: int
+    status: str = Field(description="queued, running, done or failed.")
+    product: str
+    audience: str
+    channel: str
+    tone: str
+    key_points: str
+    approved_facts: str
+    variants: int
+    language: str
+    campaign: str
+    requester: UserOut
+    drafts: list[BriefDraftOut]
+    error: BriefErrorOut | None = Field(description="Why generation failed, when it did.")
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_drafts(brief: Brief) -> list[Draft]:
+        return sorted(brief.drafts.all(), key=lambda draft: draft.brief_variant or 0)
+
+    @staticmethod
+    def resolve_error(brief: Brief) -> dict | None:
+        if not brief.error:
+            return None
+        return {"code": brief.error_code, "message": brief.error}

@@ -1,0 +1,1193 @@
+"""Recognizers for the personal data Presidio's defaults miss, as Presidio `EntityRecognizer`s.
+
+Each recognizer reads the text (and, where it helps, the spaCy Doc that the analyzer already made)
+and returns `RecognizerResult`s with a score: 0.85 and above is a confident find, anything under
+the masker's threshold (0.5) is dropped. Context decides most scores: a number is a phone number
+because "call", "tel" or "Mobile:" stands near it, an id is an order number because "order no."
+precedes it. The cue-word lists below are general language, not examples from any data set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+import phonenumbers
+import tldextract
+import yaml
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+PERSON = "PERSON"
+EMAIL = "EMAIL"
+PHONE = "PHONE"
+STREET_ADDRESS = "STREET_ADDRESS"
+POSTCODE = "POSTCODE"
+CREDIT_CARD = "CREDIT_CARD"
+IBAN = "IBAN"
+NATIONAL_ID = "NATIONAL_ID"
+IP_ADDRESS = "IP_ADDRESS"
+DATE_OF_BIRTH = "DATE_OF_BIRTH"
+DATE = "DATE"
+ACCOUNT_ID = "ACCOUNT_ID"
+
+_WORDS_FILE = Path(__file__).with_name("data") / "words.yaml"
+
+
+@cache
+def _all_word_lists() -> dict[str, list[str]]:
+    with _WORDS_FILE.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _word_list(name: str) -> frozenset[str]:
+    return frozenset(_all_word_lists()[name])
+
+
+CONFIDENT = 0.85
+LIKELY = 0.7
+WEAK = 0.3  # below the threshold: kept only if context lifts it
+
+
+def _words(*phrases: str) -> str:
+    """An alternation of phrases, longest first, with flexible inner whitespace."""
+    ordered = sorted(phrases, key=len, reverse=True)
+    return "|".join(r"\s+".join(re.escape(part) for part in phrase.split()) for phrase in ordered)
+
+
+class RegexRecognizer(EntityRecognizer):
+    """A recognizer over the raw text: subclasses yield (start, end, score) for one entity type."""
+
+    ENTITY = ""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=[self.ENTITY], name=type(self).__name__, supported_language="en")
+
+    def load(self) -> None:  # nothing to load
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None):
+        return [
+            RecognizerResult(self.ENTITY, start, end, score)
+            for start, end, score in self.find(text, nlp_artifacts)
+            if end > start
+        ]
+
+    def find(self, text: str, nlp_artifacts: NlpArtifacts | None) -> Iterable[tuple[int, int, float]]:
+        raise NotImplementedError
+
+
+# --- E-mail ----------------------------------------------------------------------------------------
+
+# Presidio's OfflineEmailRecognizer calls tldextract's module-level extractor, which downloads the public
+# suffix list on first use. This one uses the snapshot shipped inside tldextract: never the network.
+_OFFLINE_SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*"
+    r"@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+"
+)
+
+
+# Mailboxes of a role, not of a person ("support@shop.com"): not personal data, left visible.
+ROLE_MAILBOXES = _word_list("role_mailboxes")
+
+
+class OfflineEmailRecognizer(RegexRecognizer):
+    """E-mail addresses with a real top-level domain (checked offline), except role mailboxes."""
+
+    ENTITY = EMAIL
+
+    def find(self, text, nlp_artifacts):
+        for match in _EMAIL.finditer(text):
+            local = match.group().split("@", 1)[0].lower()
+            if local in ROLE_MAILBOXES or not _OFFLINE_SUFFIXES(match.group()).suffix:
+                continue
+            yield match.start(), match.end(), CONFIDENT
+
+
+# --- Payment cards, IBAN ---------------------------------------------------------------------------
+
+_CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){11,18}(?![\w-])")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+class LuhnCardRecognizer(RegexRecognizer):
+    """12-19 digits, optionally grouped by spaces or dashes, passing the Luhn check."""
+
+    ENTITY = CREDIT_CARD
+
+    def find(self, text, nlp_artifacts):
+        for match in _CARD.finditer(text):
+            digits = re.sub(r"\D", "", match.group())
+            if 12 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_valid(digits):
+                yield match.start(), match.end(), CONFIDENT
+
+
+_IBAN = re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![\w])")
+
+
+def iban_valid(value: str) -> bool:
+    compact = value.replace(" ", "")
+    rearranged = compact[4:] + compact[:4]
+    numeric = "".join(str(int(char, 36)) for char in rearranged)
+    return int(numeric) % 97 == 1
+
+
+class IbanChecksumRecognizer(RegexRecognizer):
+    """IBANs of any country, validated by their mod-97 check digits."""
+
+    ENTITY = IBAN
+
+    def find(self, text, nlp_artifacts):
+        for match in _IBAN.finditer(text):
+            value = match.group().rstrip()
+            if 15 <= len(value.replace(" ", "")) <= 34 and iban_valid(value):
+                yield match.start(), match.start() + len(value), CONFIDENT
+
+
+# --- Phone numbers ---------------------------------------------------------------------------------
+
+_PHONE = re.compile(
+    r"(?<![\w+/.,-])(?:\+|00)?\(?\d[\d ().\-/]{4,22}\d"
+    r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?(?![\w/]|[.,-]\d)",
+    re.IGNORECASE,
+)
+_PHONE_CUE_BEFORE = re.compile(
+    r"(?:\b(?:"
+    + _words(
+        "call",
+        "calling",
+        "called",
+        "phone",
+        "phoned",
+        "telephone",
+        "tel",
+        "mobile",
+        "mob",
+        "cell",
+        "cellphone",
+        "fax",
+        "desk",
+        "office",
+        "landline",
+        "whatsapp",
+        "sms",
+        "text",
+        "text me",
+        "texting",
+        "dial",
+        "ring",
+        "hotline",
+        "helpline",
+        "number",
+        "no",
+        "messages to",
+        "message me at",
+        "reach me at",
+        "reach us at",
+        "answering at",
+        "contact",
+        "registered",
+    )
+    + r")\b\W{0,4}(?:\w+\W{1,3}){0,4}$)",
+    re.IGNORECASE,
+)
+_PHONE_CUE_AFTER = re.compile(
+    r"^\W{0,3}(?:\(?\b(?:office|fax|mobile|cell|home|work|phone|tel|landline|direct)\b)", re.IGNORECASE
+)
+_DATE_LIKE = re.compile(
+    r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
+
+
+_TOLL_FREE = re.compile(r"^(?:\+?1[ .-]?)?\(?8(?:00|33|44|55|66|77|88)\)?[ .-]?\d{3}[ .-]?\d{4}$|^0800|^0808")
+
+
+def _phone_shaped(candidate: str) -> bool:
+    """Grouping that people use for phone numbers, e.g. (555) 123-4567, 030 1234 5678, 0490-75-40-81."""
+    groups = re.findall(r"\d+", candidate.split("x")[0].split("X")[0])
+    return len(groups) >= 2 and all(len(group) <= 5 for group in groups[1:])
+
+
+class ContextPhoneRecognizer(RegexRecognizer):
+    """Phone numbers in national and international formats.
+
+    A number with a country code that `phonenumbers` validates is a phone on its own. A national
+    number (no country code, so no region to validate against) counts when a cue such as "call",
+    "tel", "Mobile:" or a trailing "office" stands next to it; without a cue, only a grouping that
+    people use for phone numbers and at least 9 digits lifts it over the threshold. Presidio's own
+    phone recognizer scores every national number 0.4, under any sensible threshold.
+    """
+
+    ENTITY = PHONE
+
+    def find(self, text, nlp_artifacts):
+        dates = [(m.start(), m.end()) for m in _DATE.finditer(text)]
+        for match in _PHONE.finditer(text):
+            candidate = match.group()
+            start, end = match.start(), match.end()
+            if any(a < end and start < b for a, b in dates):
+                continue
+            if candidate.startswith("(") and ")" not in candidate:
+                candidate, start = candidate[1:], start + 1
+            digits = re.sub(r"\D", "", candidate.split("x")[0].split("X")[0])
+            if not 7 <= len(digits) <= 15 or _DATE_LIKE.match(candidate.strip()):
+                continue
+            if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", candidate):  # an IPv4 address
+                continue
+            if _TOLL_FREE.match(candidate):
+                continue  # a business line, not a person's number
+            before = text[max(0, start - 60) : start]
+            after = text[end : end + 20]
+            cued = bool(_PHONE_CUE_BEFORE.search(before) or _PHONE_CUE_AFTER.search(after))
+            if candidate.startswith(("+", "00")) and _valid_international(candidate):
+                score = CONFIDENT
+            elif cued:
+                score = CONFIDENT if _phone_shaped(candidate) or len(digits) >= 8 else LIKELY
+            elif _phone_shaped(candidate) and len(digits) >= 9:
+                score = 0.55
+            else:
+                score = WEAK
+            yield start, end, score
+
+
+def _valid_international(candidate: str) -> bool:
+    raw = "+" + candidate[2:] if candidate.startswith("00") else candidate
+    raw = re.split(r"\s?(?:x|ext)", raw, flags=re.IGNORECASE)[0]
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(raw, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+# --- IP addresses ----------------------------------------------------------------------------------
+
+_IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]\w)")
+_IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+
+
+class IpAddressRecognizer(RegexRecognizer):
+    ENTITY = IP_ADDRESS
+
+    def find(self, text, nlp_artifacts):
+        import ipaddress
+
+        for pattern in (_IPV4, _IPV6):
+            for match in pattern.finditer(text):
+                try:
+                    ipaddress.ip_address(match.group())
+                except ValueError:
+                    continue
+                yield match.start(), match.end(), CONFIDENT
+
+
+# --- National identifiers --------------------------------------------------------------------------
+
+_SSN = re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\w-])")
+_NINO = re.compile(
+    r"(?<![\w])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+    r" ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w])"
+)
+_ID_CUE = re.compile(
+    r"\b(?:"
+    + _words(
+        "ssn",
+        "social security number",
+        "social security no",
+        "social security",
+        "national insurance number",
+        "national insurance no",
+        "national insurance",
+        "ni number",
+        "nino",
+        "driver's license",
+        "drivers license",
+        "driver license",
+        "driver's licence",
+        "driving licence",
+        "driving license",
+        "licence",
+        "license",
+        "passport",
+        "national id",
+        "id card",
+        "identity card",
+        "tax id",
+        "tax number",
+        "tin",
+        "personal number",
+        "personal identity number",
+        "id number",
+        "identification number",
+        "bsn",
+        "pesel",
+        "personnummer",
+        "aadhaar",
+        "nif",
+        "nie",
+        "dni",
+        "codice fiscale",
+        "steuer-id",
+    )
+    + r")\b(?:\s+(?:number|no\.?|num|#))?\s*(?:is|was|:|#|=|-)?\s*(?:(?:my|his|her|the)\s+)?",
+    re.IGNORECASE,
+)
+_ID_VALUE = re.compile(r"[A-Z0-9]*\d[A-Z0-9]*(?:[ -]\d[A-Z0-9]*)*(?![\w-])", re.IGNORECASE)
+
+
+class NationalIdRecognizer(RegexRecognizer):
+    """US SSNs and UK NINOs by format; any id-shaped value right after "SSN", "passport", "driver's
+    license", "national insurance" and similar cues."""
+
+    ENTITY = NATIONAL_ID
+
+    def find(self, text, nlp_artifacts):
+        for match in _SSN.finditer(text):
+            yield match.start(), match.end(), LIKELY
+        for match in _NINO.finditer(text):
+            yield match.start(), match.end(), LIKELY
+        for cue in _ID_CUE.finditer(text):
+            value = _ID_VALUE.match(text, cue.end())
+            if value and len(value.group()) >= 5 and sum(char.isdigit() for char in value.group()) >= 4:
+                yield value.start(), value.end(), CONFIDENT
+
+
+# --- Order, customer and loyalty numbers -----------------------------------------------------------
+
+_ACCOUNT_CUE = re.compile(
+    r"\b(?:"
+    + _words(
+        "order",
+        "customer",
+        "client",
+        "loyalty",
+        "loyalty card",
+        "rewards",
+        "reward card",
+        "member",
+        "membership",
+        "account",
+        "acct",
+        "reference",
+        "ref",
+        "invoice",
+        "booking",
+        "reservation",
+        "confirmation",
+        "tracking",
+        "ticket",
+        "case",
+        "policy",
+        "subscriber",
+        "subscription",
+        "contract",
+        "claim",
+        "shipment",
+        "parcel",
+        "user id",
+        "username",
+    )
+    + r")\b(?:\s+(?:number|no\.?|num|nr\.?|#|id|code))?\s*(?:is|was|:|#|=|-)?\s*",
+    re.IGNORECASE,
+)
+_ACCOUNT_VALUE = re.compile(r"#?[A-Z0-9](?:[A-Z0-9]|[-/](?=[A-Z0-9])){3,29}(?![\w-])", re.IGNORECASE)
+
+
+class AccountIdRecognizer(RegexRecognizer):
+    """Order, customer, loyalty, booking and similar numbers, recognised by the cue before them."""
+
+    ENTITY = ACCOUNT_ID
+
+    def find(self, text, nlp_artifacts):
+        for cue in _ACCOUNT_CUE.finditer(text):
+            value = _ACCOUNT_VALUE.match(text, cue.end())
+            if not value:
+                continue
+            token = value.group()
+            digits = sum(char.isdigit() for char in token)
+            if digits >= 5 or (digits >= 3 and len(token) >= 5 and re.search(r"[A-Za-z]", token)):
+                yield value.start(), value.end(), CONFIDENT
+
+
+# --- Dates -----------------------------------------------------------------------------------------
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_YEAR = r"(?:1[89]\d\d|20\d\d)"
+_TIME = r"(?:[ T,]+(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?)?"
+_FULL_DATE = (
+    r"(?:"
+    rf"{_YEAR}[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])"
+    rf"|(?:0?[1-9]|[12]\d|3[01])[-/.](?:0?[1-9]|[12]\d|3[01])[-/.](?:{_YEAR}|\d\d)"
+    rf"|{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}"
+    rf"|{_MONTH}\s+{_DAY},?\s+{_YEAR}"
+    r")"
+) + _TIME
+_DATE = re.compile(rf"(?<![\w/.-]){_FULL_DATE}(?![\w/-]|\.\d)", re.IGNORECASE)
+_BIRTH_CUE = re.compile(
+    r"\b(?:born|birth|birthday|birthdate|dob|d\.o\.b\.?|date of birth|b\.)\b", re.IGNORECASE
+)
+_BIRTH_DATE = re.compile(
+    rf"(?<![\w/.-])(?:{_FULL_DATE}|{_MONTH}\s+{_YEAR}|{_DAY}\s+(?:of\s+)?{_MONTH}|{_MONTH}\s+{_DAY}|{_YEAR})"
+    r"(?![\w/-]|\.\d)",
+    re.IGNORECASE,
+)
+
+
+class DateOfBirthRecognizer(RegexRecognizer):
+    """A date (or birth year, or day and month) within a few words after "born", "DOB", "birthday"."""
+
+    ENTITY = DATE_OF_BIRTH
+
+    def find(self, text, nlp_artifacts):
+        for cue in _BIRTH_CUE.finditer(text):
+            window_end = min(len(text), cue.end() + 50)
+            date = _BIRTH_DATE.search(text, cue.end(), window_end)
+            if date and not re.search(r"[.!?]\s", text[cue.end() : date.start()]):
+                yield date.start(), date.end(), CONFIDENT
+
+
+_YEAR_IN_CONTEXT = re.compile(
+    rf"\b(?:in|of|since|during|from|until|till|by|circa|around|before|after|a|an|the|year)\s+({_YEAR})"
+    r"(?![\w/%$€£:-]|[.,]\d|\s*(?:%|percent|people|customers|items|units|sold|left|reviews|orders))",
+    re.IGNORECASE,
+)
+
+
+class CalendarDateRecognizer(RegexRecognizer):
+    """Calendar dates with a year, timestamps, and years after "in", "since", "during", "a" …: the
+    dates of events in a person's life (with a name nearby they identify the person).
+
+    Relative and generic dates ("today", "ends Friday", "this weekend", "30 November") are not
+    matched: they carry no personal data and the reviewer must see urgency wording as written.
+    """
+
+    ENTITY = DATE
+
+    def find(self, text, nlp_artifacts):
+        for match in _DATE.finditer(text):
+            yield match.start(), match.end(), LIKELY
+        for match in _YEAR_IN_CONTEXT.finditer(text):
+            yield match.start(1), match.end(1), LIKELY
+
+
+# --- Postal addresses and postcodes ----------------------------------------------------------------
+
+# Street types (USPS suffixes and their common abbreviations) and the endings street names take in
+# other languages ("-gatan", "-vej", "-straße", "-kuja"...). General knowledge of addresses.
+_STREET_TYPES = _word_list("street_types")
+_STREET_ENDINGS = tuple(sorted(_word_list("street_endings")))
+_UNIT = r"(?:apt|apartment|suite|ste|unit|flat|floor|fl|room|rm|box|p\.?\s?o\.?\s?box|bldg|building|#)"
+_NUM = r"\d{1,6}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?"
+_WORD = r"[^\W\d_][\w'’.-]*"
+_STREET = re.compile(
+    rf"(?<![\w.,/-])(?:(?:the\s+)?corner\s+of\s+)?(?P<num>{_NUM}(?:[ \t]+{_NUM})?)[ \t]+"
+    rf"(?P<words>{_WORD}(?:[ \t]+{_WORD}){{0,5}})"
+    rf"(?P<num2>[ \t]+{_NUM}(?![\w]))?",
+    re.IGNORECASE,
+)
+_STREET_NAME_FIRST = re.compile(rf"(?<![\w.-])(?P<words>{_WORD})[ \t]+(?P<num>{_NUM})(?![\w])", re.IGNORECASE)
+_MILITARY = re.compile(
+    r"(?<![\w])(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}|(?:USNS|USS|USCGC)\s+[A-Z][\w-]+)"
+    r"(?=\s*\n\s*(?:APO|FPO|DPO)\b)",
+    re.IGNORECASE,
+)
+_CORNER = re.compile(
+    rf"(?:the\s+)?corner\s+of\s+[^\n!?]{{3,60}}?\s+and\s+(?:{_WORD}[ \t]+){{0,3}}{_WORD}(?:[ \t]+St\.)?",
+    re.IGNORECASE,
+)
+_UNIT_AFTER = re.compile(rf"[.,]?[ \t]*(?:\n[^\w\n]*)?{_UNIT}\.?[ \t]*\d+[A-Za-z]?(?![\w])", re.IGNORECASE)
+_UNIT_FIRST = re.compile(
+    rf"(?<![\w])(?:{_UNIT})\.?[ \t]*\d+[A-Za-z]?(?:[ \t]+{_UNIT}\.?[ \t]*\d+)?(?![\w])", re.IGNORECASE
+)
+_ADDRESS_CUE = re.compile(
+    r"\b(?:address(?:es)?|located\s+(?:at|on|in)|lives?\s+(?:at|on)|living\s+at|moved\s+to|"
+    r"ship(?:ped|ping)?\s+(?:it\s+)?to|deliver(?:ed|y)?\s+(?:it\s+)?to|sen[dt]\s+(?:it\s+)?to|"
+    r"mail(?:ed)?\s+(?:it\s+)?to|meet\s+(?:you\s+|me\s+|us\s+)?at|off\s+at|visit\s+(?:us|me)\s+at|"
+    r"resid(?:e|es|ing|ence)|billing|shipping|postal|home|street|house|stay(?:ing)?\s+at)\b",
+    re.IGNORECASE,
+)
+_NOT_POSTAL_ADDRESS = re.compile(r"\b(?:e-?mail|ip|web|mac|wallet|bitcoin)\s+address", re.IGNORECASE)
+# Words that do not belong in an address line: English function words, minus the particles that
+# street and place names use ("de", "la", "del", "van"...).
+_PLACE_PARTICLES = _word_list("place_particles")
+_LABEL_LINE = re.compile(r"^[^\w\n]*[^\W\d_][\w'-]*(?:[ -][\w'-]+){0,2}:")
+_POSTCODE_SHAPE = (
+    r"(?:\d{5}(?:-\d{4})?|\d{4}(?:-\d{3}|\s?[A-Z]{2})?|\d{3}\s\d{2}|\d{2}-\d{3}"
+    r"|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
+)
+
+
+# Counted things that follow numbers in shop copy: "12 HRS 40 MINS", "15 OFF 60".
+_NOT_STREET_WORDS = _word_list("not_street_words")
+
+
+def _is_stopword(word: str) -> bool:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    lowered = word.lower().strip(".,'’")
+    if word.isupper() and 2 <= len(word) <= 3:  # region codes: ON, IN, OR, ME
+        return False
+    return lowered in STOP_WORDS and lowered not in _PLACE_PARTICLES and lowered not in _STREET_TYPES
+
+
+def _street_word(word: str) -> bool:
+    lowered = word.lower().rstrip(".,")
+    return lowered in _STREET_TYPES or lowered.endswith(_STREET_ENDINGS)
+
+
+def _trim_words(words: str) -> str:
+    """The leading run of words before the first English function word."""
+    kept = []
+    for match in re.finditer(r"\S+", words):
+        if _is_stopword(match.group()):
+            break
+        kept.append(match)
+    return words[: kept[-1].end()] if kept else ""
+
+
+_CONT_TOKEN = re.compile(rf"(?:{_WORD}|\(\s*{_WORD}(?:\s+{_WORD})*\s*\)|{_NUM}|\d[\dA-Z]{{1,5}}|,)")
+
+
+def _continuation_tokens(line: str) -> int:
+    """Length of the address-like prefix of a line: place names, region codes, postcodes."""
+    end = 0
+    for match in re.finditer(r"[^\s,]+|,", line):
+        piece = match.group()
+        bare = piece.rstrip(".?!")
+        if piece == ",":
+            end = match.end()
+            continue
+        if _is_stopword(bare) or not _CONT_TOKEN.fullmatch(bare):
+            break
+        # Place names, codes and particles; lower-case words only in all-lower-case addresses.
+        if not (bare[0].isupper() or bare[0].isdigit() or bare.lower() in _PLACE_PARTICLES or bare.isalpha()):
+            break
+        end = match.end()
+        if piece.endswith(".") and not re.fullmatch(r"[A-Za-z]{1,4}\.", piece):
+            break
+    return end
+
+
+def _extend_address(text: str, end: int) -> int:
+    """Follow an address across the same line (", CITY 12345") and the lines under it."""
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    rest = text[end:line_end]
+    same_line = re.match(r"[ \t]*,?[ \t]*", rest)
+    prefix = same_line.end()
+    if prefix and rest[prefix : prefix + 1] not in ("", "."):
+        length = _continuation_tokens(rest[prefix:])
+        if length:
+            end += prefix + length
+            if text[end : end + 1] not in ("\n", ""):
+                return end
+    for _ in range(6):
+        nxt = re.match(r"[ \t]*,?[ \t]*\n(?:[ \t]*\n)?[^\w\n(]*", text[end:])
+        if not nxt:
+            break
+        start = end + nxt.end()
+        line_end = text.find("\n", start)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[start:line_end]
+        if not line.strip() or _LABEL_LINE.match(line):
+            break
+        length = _continuation_tokens(line[:60])
+        whole_line = len(line) <= 60 and not line[length:].strip(" \t.,?!")
+        ends_with_code = re.search(rf"{_POSTCODE_SHAPE}$", line[:length].rstrip(" ,.")) is not None
+        if nxt.group().count("\n") > 1 and not ends_with_code:
+            break  # past a blank line only the last line of an address: "Spain 28001"
+        if not length or not (whole_line or ends_with_code):
+            break
+        end = start + length
+        if not whole_line:
+            break
+    return end
+
+
+class StreetAddressRecognizer(RegexRecognizer):
+    """Postal addresses in the formats of many countries: "12 High Street", "Rantatie 14 Apt. 5",
+    "Rue de la Paix 3", "PO Box 120", with the lines that follow (town, region, postcode, country).
+
+    A house number followed by words is an address only with evidence: a street type or ending
+    ("Road", "-gatan", "-straße"), a second number ("410 Ranna 27"), a unit ("Apt. 5"), or an address
+    cue before it ("ship to", "located at", "address:"). "20 songs" or "3 days left" have none.
+    """
+
+    ENTITY = STREET_ADDRESS
+
+    def find(self, text, nlp_artifacts):
+        found = []
+        for match in _STREET.finditer(text):
+            words = _trim_words(match.group("words"))
+            if not words:
+                continue
+            words_end = match.start("words") + len(words)
+            end = words_end
+            second_number = False
+            if words == match.group("words") and match.group("num2"):
+                end, second_number = match.end("num2"), True
+            unit = _UNIT_AFTER.match(text, end)
+            if unit:
+                end = unit.end()
+            before = text[max(0, match.start() - 60) : match.start()]
+            cue = bool(_ADDRESS_CUE.search(before)) and not _NOT_POSTAL_ADDRESS.search(before)
+            if any(word.lower().strip(".") in _NOT_STREET_WORDS for word in words.split()):
+                continue
+            street = any(_street_word(word) for word in words.split())
+            capitalised = all(w[0].isupper() or not w[0].isascii() for w in words.split())
+            if not (street or second_number or unit or (cue and capitalised)):
+                continue
+            if not (street or second_number or unit) and re.fullmatch(r"\d{1,2}", match.group("num")):
+                continue  # "at 5 Guys" – a bare small number with a cue is too weak
+            found.append((match.start(), _extend_address(text, end), CONFIDENT))
+        for match in _STREET_NAME_FIRST.finditer(text):
+            if not _street_word(match.group("words")):
+                continue
+            start = match.start()
+            for word in reversed(list(re.finditer(rf"({_WORD})[ \t]+$", text[max(0, start - 40) : start]))):
+                if _is_stopword(word.group(1)) or not (
+                    word.group(1)[0].isupper() or not word.group(1).isascii()
+                ):
+                    break
+                start = max(0, start - 40) + word.start()
+            end = match.end()
+            unit = _UNIT_AFTER.match(text, end)
+            if unit:
+                end = unit.end()
+            found.append((start, _extend_address(text, end), CONFIDENT))
+        for pattern in (_MILITARY, _CORNER):
+            for match in pattern.finditer(text):
+                found.append((match.start(), _extend_address(text, match.end()), CONFIDENT))
+        for match in _UNIT_FIRST.finditer(text):
+            before = text[max(0, match.start() - 2) : match.start()]
+            if match.start() == 0 or "\n" in before or re.search(r"po|box", match.group(), re.IGNORECASE):
+                found.append((match.start(), _extend_address(text, match.end()), LIKELY))
+        found.extend(_labelled_addresses(text))
+        return found
+
+
+_ADDRESS_LABEL = re.compile(
+    r"(?<![\w-])(?:address(?:\s+is|:)|addressed\s+to:?)[ \t]*(?:\n[ \t>]*)?", re.IGNORECASE
+)
+
+
+def _labelled_addresses(text: str) -> Iterable[tuple[int, int, float]]:
+    """The value after "Address:" or "my address is": one line, plus the address lines under it."""
+    for label in _ADDRESS_LABEL.finditer(text):
+        if _NOT_POSTAL_ADDRESS.search(text[max(0, label.start() - 12) : label.end()]):
+            continue
+        start = label.end()
+        line_end = text.find("\n", start)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[start:line_end]
+        value = re.match(r"[^.!?]*", line).group().rstrip(" ,")
+        if not re.search(r"\d", value) and not re.search(r"\b[A-Z]", value):
+            continue
+        if len(value) < 4 or "@" in value:
+            continue
+        yield start, _extend_address(text, start + len(value)), LIKELY
+
+
+_POSTCODE_CUE = re.compile(
+    r"\b(?:zip\s*code|zipcode|zip|post\s*code|postcode|postal\s+code|plz|cep|pin\s*code|eircode)\b"
+    r"(?:\s+is)?\s*[:#]?\s*",
+    re.IGNORECASE,
+)
+_POSTCODE_VALUE = re.compile(r"[A-Z0-9]{2,5}(?:[ -][A-Z0-9]{2,4})?(?![\w-])", re.IGNORECASE)
+_UK_POSTCODE = re.compile(r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}(?![\w-])")
+_CA_POSTCODE = re.compile(
+    r"(?<![\w-])[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d(?![\w-])"
+)
+_PLACE_THEN_CODE = re.compile(
+    rf"\b(?:in|at|near|from|to)\s+(?P<place>{_WORD}(?:\s+{_WORD}){{0,3}})\s+"
+    r"(?P<code>\d{4,5}|\d{3}\s\d{2}|\d{2}-\d{3}|\d{4}-\d{3}|\d{4}\s?[A-Z]{2})(?![\w%$€£-]|[.,]\d)"
+)
+_SEASONS_AND_MONTHS = re.compile(
+    rf"^(?:{_MONTH}|spring|summer|autumn|fall|winter|christmas|easter|class|version|model|series|size)$",
+    re.IGNORECASE,
+)
+
+
+class PostcodeRecognizer(RegexRecognizer):
+    """Postcodes: after "ZIP"/"postcode" cues, in the distinctive UK and Canadian formats, and after a
+    place name ("in Aarhus 8000"). Postcodes inside a street address are covered by that address."""
+
+    ENTITY = POSTCODE
+
+    def find(self, text, nlp_artifacts):
+        for cue in _POSTCODE_CUE.finditer(text):
+            value = _POSTCODE_VALUE.match(text, cue.end())
+            if value and re.search(r"\d", value.group()):
+                yield value.start(), value.end(), CONFIDENT
+        for pattern in (_UK_POSTCODE, _CA_POSTCODE):
+            for match in pattern.finditer(text):
+                yield match.start(), match.end(), LIKELY
+        for match in _PLACE_THEN_CODE.finditer(text):
+            place = match.group("place").split()
+            if any(_is_stopword(word) for word in place) or _SEASONS_AND_MONTHS.match(place[-1]):
+                continue
+            yield match.start("code"), match.end("code"), LIKELY
+
+
+# --- Names -----------------------------------------------------------------------------------------
+
+# Words that start sentences, shout in ads or name days and months: never a name on their own.
+NOT_NAMES = _word_list("not_names")
+_TITLE = re.compile(
+    r"(?<![\w])(?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|madam|mme|mlle|herr|frau|sr|sra|srta|sig|sig\.ra)"
+    r"(?:\.|(?=\s))\s*",
+    re.IGNORECASE,
+)
+_NAME_CUE = re.compile(
+    r"(?<![\w])(?:my\s+name\s+is|name\s+is|names?\s*:|full\s+name\s*:|named|called|call\s+me|"
+    r"i\s+am\s+called|dear|signed|(?:regards|sincerely|best|thanks|cheers),?(?=\s*\n)|"
+    r"user\s*:|customer\s*:|client\s*:|patient\s*:|from\s*:|to\s*:|contact\s*:|attn\.?:?|c/o|"
+    r"beneficiary|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder)\s*",
+    re.IGNORECASE,
+)
+_WEAK_NAME_CUE = re.compile(
+    r"(?<![\w])(?:hi|hello|hey|thanks|thank\s+you|contact|ask\s+for|speak\s+(?:to|with)|talk\s+to|"
+    r"this\s+is|i\s+am|i'm|under|with|by|to|and|is|was|from|for|about|meet|tell|told|asked|gave|"
+    r"let|shouted\s+at|said\s+to|married|met|love|loves|visit|visited|wife|husband|son|daughter|"
+    r"mother|father|brother|sister|friend|colleague|boss|grandmother|grandfather)\s+",
+    re.IGNORECASE,
+)
+_NAME_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?")
+_INITIAL = re.compile(r"[A-Z]\.?")
+_SUFFIX = re.compile(r"(?:jr|sr|ii|iii|iv)\.?", re.IGNORECASE)
+
+
+def _name_tokens(text: str, start: int, *, lowercase_ok: bool, max_tokens: int = 4) -> int:
+    """End of a run of name-like words starting at `start` (or `start` if there is none)."""
+    end, count = start, 0  # count: name words taken so far (not every word seen)
+    for match in re.finditer(r"\S+", text[start:]):
+        if count and text[start + match.start() - 1 : start + match.start()] == "\n":
+            break
+        word = match.group()
+        core = word.rstrip(",;:!?)\"'”")
+        if re.search(r"['’](?:ll|d|re|ve|m|t)$", core, re.IGNORECASE) or core in ("I", "i"):
+            break
+        if core.endswith("'s") or core.endswith("’s"):
+            core = core[:-2]
+        bare = core.rstrip(".")
+        if not _NAME_TOKEN.fullmatch(core) and not (count and _INITIAL.fullmatch(core)):
+            break
+        lowered = bare.lower()
+        # "Will Turner", "May Chen": a capitalised stop word starts a name when a name follows.
+        followed_by_name = bool(re.match(r"\s+[A-Z][^\W\d_]+", text[start + match.end() :]))
+        capitalised_stopword = count == 0 and bare[:1].isupper() and _is_stopword(bare) and followed_by_name
+        month_name = lowered in ("may", "june", "april", "august")
+        if (lowered in NOT_NAMES and not (month_name and count == 0 and followed_by_name)) or (
+            _is_stopword(bare) and not capitalised_stopword and not (count and _INITIAL.fullmatch(core))
+        ):
+            break
+        if count and _SUFFIX.fullmatch(core):
+            end = start + match.start() + len(core)
+            break
+        if not bare[:1].isupper() and not lowercase_ok:
+            break
+        if bare.isupper() and len(bare) > 1 and not lowercase_ok and count == 0 and len(bare) < 3:
+            break
+        end = start + match.start() + len(bare)
+        count += 1  # noqa: SIM113 (counts accepted words only)
+        if core != word or count >= max_tokens:
+            break
+    return end
+
+
+_POST_NOMINAL = re.compile(r",?\s+(?:jr|sr|ii|iii|iv|dds|md|phd|esq|dvm|rn|cpa)\.?(?![\w])", re.IGNORECASE)
+
+
+def _suffix_end(text: str, end: int) -> int:
+    suffix = _POST_NOMINAL.match(text, end)
+    return suffix.end() if suffix else end
+
+
+class NameInContextRecognizer(RegexRecognizer):
+    """Names the NER model misses because they are lower-case, foreign or alone: after a title
+    ("Mr. …", "ms. …", which joins the name's placeholder) and after a cue ("my name is …",
+    "Dear …", "Name: …", "called …"). Marketing words and day/month names are never names."""
+
+    ENTITY = PERSON
+
+    def find(self, text, nlp_artifacts):
+        for match in _TITLE.finditer(text):
+            # "mr. abernathy" (all lower case) or "Mr Ahmed Al-Farsi arrived" (capitals decide).
+            end = _name_tokens(
+                text, match.end(), lowercase_ok=not text[match.end() : match.end() + 1].isupper()
+            )
+            if end > match.end():
+                # The title goes with the name: "Mrs. Ana Kovač" is one placeholder.
+                yield match.start(), _suffix_end(text, end), CONFIDENT
+        for match in _NAME_CUE.finditer(text):
+            end = _name_tokens(text, match.end(), lowercase_ok=True)
+            if end > match.end():
+                yield match.end(), _suffix_end(text, end), CONFIDENT
+
+
+class Lexicon:
+    """What the name recognizers know about words: English dictionary words (WordNet's index, as
+    shipped in the spaCy pipeline's lemmatizer tables, plus stop words) and given names of many
+    countries (the name dictionary that gender-guesser ships)."""
+
+    def __init__(self, english_words: frozenset[str], first_names: frozenset[str]):
+        self.english_words = english_words
+        self.first_names = first_names
+
+    @classmethod
+    def for_pipeline(cls, nlp) -> Lexicon:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        words = set(STOP_WORDS)
+        if "lemmatizer" in nlp.pipe_names:
+            lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
+            if lookups is not None and lookups.has_table("lemma_index"):
+                for entries in lookups.get_table("lemma_index").values():
+                    words.update(word for word in entries if "_" not in word)
+        return cls(frozenset(words), _first_names())
+
+    def is_word(self, token) -> bool:
+        lowered = token.lower_
+        words = self.english_words
+        return (
+            lowered in words
+            or token.lemma_.lower() in words
+            or lowered in NOT_NAMES
+            or (lowered.endswith("s") and (lowered[:-1] in words or lowered[:-2] in words))
+            or (lowered.endswith("ies") and lowered[:-3] + "y" in words)
+            or (lowered.endswith("ed") and lowered[:-2] in words)
+            or (lowered.endswith("ing") and lowered[:-3] in words)
+        )
+
+
+def _first_names() -> frozenset[str]:
+    from gender_guesser.detector import Detector
+
+    return frozenset(name for name in Detector(case_sensitive=False).names if len(name) > 1)
+
+
+# spaCy's small model often calls foreign names ORG, so only places and groups block a name.
+_NOT_PERSON_ENTS = frozenset({"GPE", "LOC", "FAC", "NORP", "LANGUAGE"})
+_PURCHASE = re.compile(
+    r"\b(?:purchased|bought|ordered|booked|subscribed|signed\s+up|joined|added|reviewed|is\s+viewing|"
+    r"just\s+\w+)",
+    re.IGNORECASE,
+)
+
+
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+class NameRecognizer(EntityRecognizer):
+    """Names by their shape, on the spaCy Doc: a known given name with what follows it (initials,
+    surnames), two or more capitalised words that are not English words ("Zsófia Kertész"), and
+    names listed beside one ("Okafor, Lindqvist and Brandt").
+
+    A given name that is also an English word ("Will", "Hope", "Summer") counts only when a
+    surname-like word follows. A first name alone as the subject of a shop's purchase notification
+    ("Priya in Leeds bought …") is the stock social-proof widget: pseudonymous, and the
+    flagging engine shows it to the reviewer as manipulation, so it is not masked.
+    """
+
+    def __init__(self, lexicon: Lexicon, *, name: str = "NameRecognizer"):
+        super().__init__(supported_entities=[PERSON], name=name, supported_language="en")
+        self.lexicon = lexicon
+
+    def load(self) -> None:
+        pass
+
+    def _capitalised(self, token) -> bool:
+        text = token.text
+        return (
+            text[:1].isupper() and not (text.isupper() and len(text) > 1) and bool(_NAME_WORD.fullmatch(text))
+        )
+
+    def _initial(self, token) -> bool:
+        return len(token.text.rstrip(".")) == 1 and token.text[0].isupper()
+
+    def _surname_like(self, token) -> bool:
+        return self._capitalised(token) and not self.lexicon.is_word(token) and len(token.text) > 1
+
+    def _given(self, token) -> bool:
+        return self._capitalised(token) and token.lower_ in self.lexicon.first_names and not token.is_stop
+
+    def _blocked(self, token) -> bool:
+        return token.ent_type_ in _NOT_PERSON_ENTS
+
+    def analyze(self, text, entities, nlp_artifacts):
+        doc = nlp_artifacts.tokens
+        spans: list[tuple[int, int]] = []
+        i = 0
+        while i < len(doc):
+            token = doc[i]
+            end = i
+            if self._given(token) and not self._place(doc, token):
+                # The small model often calls a given name a place; the name list wins unless the
+                # context says place ("in New Hartley", "from Westbrook").
+                running_text = not _in_heading(doc, doc[i : i + 1])
+                ambiguous = self.lexicon.is_word(token)
+                end = self._extend(doc, i + 1, running_text=running_text and not ambiguous)
+                if (
+                    end == i + 1
+                    and ambiguous
+                    and not (
+                        running_text
+                        and token.pos_ == "PROPN"
+                        and not _starts_sentence(token)
+                        and not (i + 1 < len(doc) and doc[i + 1].text[:1].isupper())
+                        and not (i > 0 and doc[i - 1].text[:1].isupper())
+                    )
+                ):
+                    end = i  # an English word that is also a given name, alone: "Hope", "Will"
+            elif self._surname_like(token) and not self._blocked(token):
+                run = self._extend(doc, i + 1)
+                if run - i >= 2 and any(self._surname_like(doc[k]) for k in range(i + 1, run)):
+                    end = run
+            elif self._lowercase_given(token):
+                end = i + 1
+                while end < len(doc) and end - i < 3 and self._lowercase_surname(doc[end]):
+                    end += 1
+            if end > i:
+                spans.append((i, end))
+                i = end
+            else:
+                i += 1
+        spans += self._listed_beside(doc, spans)
+        results = []
+        for start, end in spans:
+            if self._purchase_notification(doc, start, end) or self._thing_bought(doc, start):
+                continue
+            results.append(
+                RecognizerResult(PERSON, doc[start].idx, doc[end - 1].idx + len(doc[end - 1]), CONFIDENT)
+            )
+        return results
+
+    def _after_place_preposition(self, doc, token) -> bool:
+        ent = next((e for e in doc.ents if e.start <= token.i < e.end), None)
+        first = ent.start if ent is not None else token.i
+        before = doc[first - 1].lower_ if first else ""
+        return before in ("in", "from", "at", "near", "to", ",", "around", "across", "visit", "visiting")
+
+    def _place(self, doc, token) -> bool:
+        """A given name inside a place the model found: "New Hartley", "San Diego", "in Savannah"."""
+        if token.ent_type_ not in _NOT_PERSON_ENTS:
+            return False
+        ent = next((e for e in doc.ents if e.start <= token.i < e.end), None)
+        if ent is None:
+            return False
+        if ent[0].lower_ in _PLACE_PREFIXES and ent[0].i != token.i:
+            return True
+        return self._after_place_preposition(doc, token)
+
+    def _lowercase_given(self, token) -> bool:
+        """A given name written in lower case ("wendeline"), in text written in lower case: only names
+        that are no English word. In normally capitalised text ("San jose") it is not a name."""
+        return (
+            token.is_lower
+            and token.is_alpha
+            and len(token) >= 4
+            and token.lower_ in self.lexicon.first_names
+            and not self.lexicon.is_word(token)
+            and _lowercase_line(token)
+        )
+
+    def _lowercase_surname(self, token) -> bool:
+        return token.is_lower and token.is_alpha and len(token) > 2 and not self.lexicon.is_word(token)
+
+    def _extend(self, doc, k: int, *, running_text: bool = False) -> int:
+        """Past the initials, given names and surname-like words that follow (at most three). In
+        running text a capitalised proper noun right after a given name is its surname even when it
+        is also an English word ("Annika Baker", "Ilse M Fuller")."""
+        end = k
+        while end < len(doc) and end - k < 3:
+            token = doc[end]
+            if token.whitespace_ == "" and end + 1 < len(doc) and doc[end + 1].text in ("-", "'"):
+                break
+            surname = running_text and (
+                self._capitalised(token)
+                and token.pos_ == "PROPN"
+                and not token.is_stop
+                and token.lower_ not in NOT_NAMES
+                and not any(self._capitalised(t) and not self._initial(t) for t in doc[end + 1 : end + 2])
+            )
+            if self._initial(token) or self._surname_like(token) or self._given(token) or surname:
+                if "\n" in doc[end - 1].whitespace_ or "\n" in token.text:
+                    break
+                end += 1
+            else:
+                break
+        return end
+
+    def _listed_beside(self, doc, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """ "A, B and C" where one of them is a name: the other single capitalised words are too."""
+        taken = {k for start, end in spans for k in range(start, end)}
+        separators = (",", "and", "&", "or")
+        extra = []
+        for start, end in spans:
+            for direction, k in ((-1, start - 1), (1, end)):
+                while 0 <= k < len(doc) and doc[k].lower_ in separators:
+                    while 0 <= k < len(doc) and doc[k].lower_ in separators:
+                        k += direction
+                    if not 0 <= k < len(doc) or k in taken:
+                        break
+                    token = doc[k]
+                    # Beside a name, a capitalised word is a name even if it is also a word
+                    # ("Okafor, Lindqvist and Brandt", "Hale and Baker").
+                    if not self._capitalised(token) or token.is_stop or token.lower_ in NOT_NAMES:
+                        break
+                    extra.append((k, k + 1))
+                    taken.add(k)
+                    k += direction
+        return extra
+
+    def _purchase_notification(self, doc, index: int, end: int | None = None) -> bool:
+        """ "Priya in Leeds bought …", "Tomas K. purchased …": a first name (and an initial) as the
+        subject of a shop's purchase notification."""
+        end = index + 1 if end is None else end
+        if end - index > 2 or (end - index == 2 and not self._initial(doc[index + 1])):
+            return False
+        sentence = doc[index].sent.text if doc.has_annotation("SENT_START") else doc.text
+        if not _PURCHASE.search(sentence):
+            return False
+        nxt = doc[end] if end < len(doc) else None
+        if nxt is not None and _PURCHASE.match(nxt.text):
+            return True
+        if nxt is None or nxt.lower_ not in ("in", "from") or end + 1 >= len(doc):
+            return False
+        return doc[end + 1].text[:1].isupper()
+
+    def _thing_bought(self, doc, start: int) -> bool:
+        """ "… bought a Northway Parka": what follows a purchase verb is a product, unless a
+        preposition says otherwise ("bought flowers for Anna")."""
+        for k in range(start - 1, max(-1, start - 7), -1):
+            token = doc[k]
+            if token.lower_ in ("for", "from", "to", "by", "with", "and", ".", "!", "?"):
+                return False
+            if _PURCHASE.match(token.text) and token.lower_ not in ("just",):
+                return True
+        return False
+
+
+_PLACE_PREFIXES = _word_list("place_prefixes")
+
+
+def _lines(doc) -> tuple[list[int], list[tuple[int, int]]]:
+    """Line number of every token and (start, end) token range of every line, computed once per Doc."""
+    cached = doc.user_data.get("masking_lines")
+    if cached is None:
+        line_of, bounds, start = [], [], 0
+        for token in doc:
+            line_of.append(len(bounds))
+            if "\n" in token.whitespace_ or "\n" in token.text or token.i == len(doc) - 1:
+                bounds.append((start, token.i + 1))
+                start = token.i + 1
+        cached = doc.user_data["masking_lines"] = (line_of, bounds)
+    return cached
+
+
+def _line_of(token):
+    line_of, bounds = _lines(token.doc)
+    start, end = bounds[line_of[token.i]]
+    return token.doc[start:end]
+
+
+def _lowercase_line(token) -> bool:
+    line = _line_of(token)
+    words = [t for t in line[1:] if t.is_alpha and len(t) > 1 and t.lower_ != "i"]
+    return sum(t.text[0].isupper() for t in words) <= 0.1 * len(words)
+
+
+def _starts_sentence(token) -> bool:
+    previous = [t for t in token.doc[max(0, token.i - 3) : token.i] if t.text.strip()]
+    return token.is_sent_start or not previous or previous[-1].text in (".", "!", "?", ":", '"', "“")
+
+
+def _in_heading(doc, span) -> bool:
+    """Whether the span stands in a heading, label or list of title-case words, where capitals say
+    nothing: its line has no lower-case word outside the span."""
+    line_of, bounds = _lines(doc)
+    line_start = bounds[line_of[span.start]][0]
+    line_end = bounds[line_of[span.end - 1]][1]
+    return not any(
+        t.is_alpha and t.is_lower for t in doc[line_start:line_end] if not span.start <= t.i < span.end
+    )
+
+
+class NerPersonRecognizer(NameRecognizer):
+    """spaCy's PERSON entities, checked against the lexicon: title-case product phrases that the
+    small model takes for people ("Rose Quartz", "Travel Adapter Set") are dropped, trailing
+    ordinary words are trimmed ("Tomas K. Purchased")."""
+
+    def __init__(self, lexicon: Lexicon):
+        super().__init__(lexicon, name="NerPersonRecognizer")
+
+    def _name_evidence(self, tokens, *, heading: bool) -> bool:
+        """In running text: no more ordinary English words than name-like ones. In headings and
+        labels, where every word is capitalised and capitals say nothing, at least one word that can
+        only be a name (a given name or surname-like word that is not an English word, an initial)
+        and no more ordinary words than that, or given names only."""
+        if not heading:
+            names = sum(self._given(t) or self._surname_like(t) or self._initial(t) for t in tokens)
+            ordinary = sum(self.lexicon.is_word(t) and not self._given(t) for t in tokens)
+            if names == 0 or ordinary > names:
+                return False
+            # "Travel Kit", "Baby Grow": an ordinary last word needs a given name in front.
+            return not (len(tokens) > 1 and self.lexicon.is_word(tokens[-1]) and not self._given(tokens[0]))
+        strong = sum(
+            (self._given(t) and not self.lexicon.is_word(t)) or self._surname_like(t) or self._initial(t)
+            for t in tokens
+        )
+        ordinary = sum(self.lexicon.is_word(t) and not self._given(t) for t in tokens)
+        if strong:
+            return ordinary <= strong
+        return len(tokens) > 1 and all(self._given(t) for t in tokens)
+
+    def analyze(self, text, entities, nlp_artifacts):
+        doc = nlp_artifacts.tokens
+        results = []
+        for ent in doc.ents:
+            if ent.label_ not in ("PERSON", "PER"):
+                continue
+            tokens = [t for t in ent if not t.is_punct]
+            while tokens and not tokens[0].text[:1].isupper():  # "ex-Beatle Ostrowski"
+                tokens.pop(0)
+            whole = len(tokens)
+            heading = _in_heading(doc, ent)
+            # In running text, the model's PERSON that starts with a given name is a name as it
+            # stands ("John Smith", "Rachel Green"); otherwise trailing ordinary words go.
+            if heading or not (tokens and self._given(tokens[0]) and len(tokens) <= 4):
+                while tokens and self.lexicon.is_word(tokens[-1]) and not self._given(tokens[-1]):
+                    tokens.pop()
+            if not tokens or any(
+                t.like_num or not (_NAME_WORD.fullmatch(t.text) or self._initial(t)) for t in tokens
+            ):
+                continue
+            if len(tokens) > 1 and all(t.is_upper for t in tokens):
+                continue
+            # A span that lost ordinary words at its end ("Amber Lamp") must show real name evidence.
+            if not self._name_evidence(tokens, heading=heading or len(tokens) < whole):
+                continue
+            if self._purchase_notification(doc, tokens[0].i, tokens[-1].i + 1) or self._thing_bought(
+                doc, tokens[0].i
+            ):
+                continue
+            start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1])
+            results.append(RecognizerResult(PERSON, start, end, CONFIDENT))
+        return results

@@ -1,0 +1,272 @@
+"""generation.masking and its recognizers: pure Python, no database. Every example here was written
+for this file; none comes from the evaluation data."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from generation import masking
+from generation import recognizers as r
+
+
+@pytest.fixture(scope="module")
+def masker():
+    return masking.get_masker()
+
+
+def found(masker, text):
+    return [(text[start:end], kind) for start, end, kind in masker.find(text)]
+
+
+def types_of(masker, text):
+    return {kind for _, kind in found(masker, text)}
+
+
+# --- mask / unmask ---------------------------------------------------------------------------------
+
+
+def test_mask_replaces_values_with_numbered_placeholders_and_offsets_point_into_the_original(masker):
+    text = "Hi, I'm Zsófia Kertész, call me on 0612 345 678 or write to zsofi.k@example.org. Thanks!"
+    result = masker.mask(text)
+    assert "Zsófia" not in result.masked_text and "0612" not in result.masked_text
+    assert "zsofi.k@example.org" not in result.masked_text
+    assert "<PERSON_1>" in result.masked_text and "<PHONE_1>" in result.masked_text
+    assert "<EMAIL_1>" in result.masked_text
+    for entity in result.entities:
+        assert result.vault[entity.placeholder] == text[entity.start : entity.end]
+    assert result.counts == {"EMAIL": 1, "PERSON": 1, "PHONE": 1}
+    assert "Kertész" not in repr(result)  # the vault never shows up in a repr (logs, tracebacks)
+
+
+def test_the_same_value_gets_the_same_placeholder_across_the_fields_of_one_request(masker):
+    first, second = masker.mask_together(
+        ["Write to Bartholomew Quince at bq@example.net.", "Sign it from Bartholomew Quince."]
+    )
+    assert first.vault is second.vault
+    assert first.masked_text == "Write to <PERSON_1> at <EMAIL_1>."
+    assert second.masked_text == "Sign it from <PERSON_1>."
+    assert len(first.vault) == 2
+
+
+def test_unmask_restores_originals_and_reports_missing_and_invented_placeholders(masker):
+    result = masker.mask("Dear Ottilie Vanderwaal, your loyalty number is LY-448812.")
+    assert set(result.vault) == {"<PERSON_1>", "<ACCOUNT_ID_1>"}
+    back = masking.unmask(result.masked_text, result.vault)
+    assert back.ok and back.text == "Dear Ottilie Vanderwaal, your loyalty number is LY-448812."
+
+    partial = masking.unmask("Hello <PERSON_1>, meet <PERSON_2>.", result.vault)
+    assert partial.text == "Hello Ottilie Vanderwaal, meet <PERSON_2>."
+    assert partial.missing == ("<ACCOUNT_ID_1>",)
+    assert partial.invented == ("<PERSON_2>",)
+    assert not partial.ok
+
+
+def test_brand_and_product_names_on_the_allow_list_are_never_masked(masker):
+    text = "Meet Aurora Lindqvist serum, loved by Aurora Lindqvist fans."
+    assert ("Aurora Lindqvist", "PERSON") in found(masker, text)
+    branded = masking.Masker(masker.nlp, allow_list=["Aurora Lindqvist"])
+    assert branded.find(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hurry! Limited Time offer: Shop Now, ends Friday.",
+        "Sale ends today at midnight. Only 3 left in stock!",
+        "LAST DAY - UP TO 60% OFF - ENDS IN: 12 HRS 40 MINS",
+        "No thanks, I'll pay full price.",
+        "Free Shipping On Orders Over $50 This Weekend Only",
+        "Back in stock this Monday: the Velvet Matte Lipstick in Rose Gold.",
+        "Offer valid until 30 November. Use code SAVE20 at checkout.",
+        "Questions? Email support@example.com or call 1-800-555-0199.",
+    ],
+)
+def test_marketing_copy_with_urgency_dates_and_capitalised_words_is_left_alone(masker, text):
+    assert masker.find(text) == []
+
+
+def test_a_first_name_in_a_purchase_notification_is_stock_social_proof_not_masked(masker):
+    assert masker.find("Priyanka in Leeds just bought a Linen Throw 5 minutes ago") == []
+    assert masker.find("Someone in Harbour Town purchased a Marlowe Tote 3 hours ago") == []
+    assert types_of(masker, "I bought flowers for Priyanka Ramaswamy") == {"PERSON"}
+    assert types_of(masker, "Priyanka Ramaswamy called about her refund.") == {"PERSON"}
+
+
+# --- one recognizer at a time, positive and negative -----------------------------------------------
+
+
+def test_email_recognizer(masker):
+    assert found(masker, "Reach me at jane.doe+news@mail.example.co.uk today") == [
+        ("jane.doe+news@mail.example.co.uk", "EMAIL")
+    ]
+    assert found(masker, "Write to help@example.com") == []  # a role mailbox, not a person
+    assert found(masker, "Not an address: user@localhost or @handle") == []
+
+
+def test_credit_card_recognizer_needs_12_to_19_digits_passing_luhn(masker):
+    assert found(masker, "Card 4111 1111 1111 1111 was declined") == [("4111 1111 1111 1111", "CREDIT_CARD")]
+    assert found(masker, "card no 378282246310005") == [("378282246310005", "CREDIT_CARD")]
+    assert found(masker, "Ref 4111 1111 1111 1112 is not a card") == []  # fails Luhn
+    assert r.luhn_valid("79927398713") and not r.luhn_valid("79927398710")
+
+
+def test_iban_recognizer_checks_the_mod_97_digits(masker):
+    assert found(masker, "Pay to DE89 3704 0044 0532 0130 00 please") == [
+        ("DE89 3704 0044 0532 0130 00", "IBAN")
+    ]
+    assert found(masker, "IBAN GB82WEST12345698765432.") == [("GB82WEST12345698765432", "IBAN")]
+    assert found(masker, "Code GB00WEST12345698765432 is invalid") == []
+
+
+def test_phone_recognizer_national_numbers_need_a_cue_or_a_phone_grouping(masker):
+    assert found(masker, "Please call me on 0612 345 678") == [("0612 345 678", "PHONE")]
+    assert found(masker, "Tel: 4471234") == [("4471234", "PHONE")]
+    assert found(masker, "reach her at 030 1234 5678 (mobile)") == [("030 1234 5678", "PHONE")]
+    assert found(masker, "Office +44 20 7946 0958 ext 12") == [("+44 20 7946 0958 ext 12", "PHONE")]
+    assert found(masker, "(555) 301-4477") == [("(555) 301-4477", "PHONE")]  # grouped like a phone
+    assert found(masker, "Only 16531 items left in stock!") == []
+    assert found(masker, "Order 3 for 2500500 points") == []
+
+
+def test_ip_recognizer(masker):
+    assert found(masker, "blocked from 203.0.113.77 again") == [("203.0.113.77", "IP_ADDRESS")]
+    assert found(masker, "or from 2001:db8::ff00:42:8329") == [("2001:db8::ff00:42:8329", "IP_ADDRESS")]
+    assert found(masker, "version 999.1.2.3 is out") == []
+
+
+def test_national_id_recognizer(masker):
+    assert found(masker, "SSN 219-09-9999 on file") == [("219-09-9999", "NATIONAL_ID")]
+    assert found(masker, "NI number AB 12 34 56 C") == [("AB 12 34 56 C", "NATIONAL_ID")]
+    assert found(masker, "My passport number is X12345678.") == [("X12345678", "NATIONAL_ID")]
+    assert "NATIONAL_ID" not in types_of(masker, "Serial 000-12-3456 and 666-12-3456")  # never issued
+
+
+def test_account_id_recognizer_needs_a_cue(masker):
+    assert found(masker, "Order no. 5512-99812 has shipped") == [("5512-99812", "ACCOUNT_ID")]
+    assert found(masker, "my customer ID: CU88231X") == [("CU88231X", "ACCOUNT_ID")]
+    assert found(masker, "Order 2 items, get a third free") == []
+    assert found(masker, "Quote 558812 at the till") == []
+
+
+def test_date_of_birth_recognizer(masker):
+    assert found(masker, "She was born on 14 March 1987 in a small town") == [
+        ("14 March 1987", "DATE_OF_BIRTH")
+    ]
+    assert found(masker, "DOB: 03/07/1979") == [("03/07/1979", "DATE_OF_BIRTH")]
+    assert found(masker, "his birthday is June 9") == [("June 9", "DATE_OF_BIRTH")]
+    assert found(masker, "Birthday sale ends Friday") == []
+
+
+def test_date_recognizer_masks_calendar_dates_with_a_year_but_not_generic_dates(masker):
+    assert found(masker, "Logged at 2021-11-03 14:22:05 by the desk") == [("2021-11-03 14:22:05", "DATE")]
+    assert found(masker, "They married in 1994.") == [("1994", "DATE")]
+    assert found(masker, "Ends tonight! Order by Thursday, delivery next week.") == []
+    assert found(masker, "2049 sold in the last 7 days") == []
+
+
+def test_street_address_recognizer_follows_multinational_formats_across_lines(masker):
+    assert found(masker, "Ship it to 42 Wallaby Way, Sydney please") == [
+        ("42 Wallaby Way, Sydney", "STREET_ADDRESS")
+    ]
+    assert found(masker, "Deliver to Kirkegårdsvej 12, 2. th. tomorrow")[0][0].startswith("Kirkegårdsvej 12")
+    letter = "Send it to:\n77 Elmstead Road\nFlat 3\nBRIGHTWELL\nUnited Kingdom BN2 4QX\n\nThanks"
+    assert found(masker, letter) == [
+        ("77 Elmstead Road\nFlat 3\nBRIGHTWELL\nUnited Kingdom BN2 4QX", "STREET_ADDRESS")
+    ]
+    assert (
+        found(masker, "Our office: Ringvägen 118 Lgh 1201, Stockholm")[0]
+        == (
+            "Ringvägen 118",
+            "STREET_ADDRESS",
+        )
+        or "Ringvägen 118" in found(masker, "Our office: Ringvägen 118 Lgh 1201, Stockholm")[0][0]
+    )
+    assert types_of(masker, "PO Box 4410\nWellington 6140") == {"STREET_ADDRESS"}
+    assert found(masker, "listed his top 20 songs for the magazine") == []
+    assert found(masker, "Arrives in 3 days. 2 Pack Cotton Socks") == []
+
+
+def test_postcode_recognizer(masker):
+    assert found(masker, "my zip code is 90210") == [("90210", "POSTCODE")]
+    assert found(masker, "Post code: SW1A 1AA") == [("SW1A 1AA", "POSTCODE")]
+    assert found(masker, "We deliver to K1A 0B6 too") == [("K1A 0B6", "POSTCODE")]
+    assert found(masker, "a new branch in Aarhus 8000 this year") == [("8000", "POSTCODE")]
+    assert found(masker, "New in Summer 2025: linen") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("my name is wendeline", "wendeline"),
+        ("Dear ottokar,", "ottokar"),
+        ("Please ask mr. abernathy-cole for the keys", "mr. abernathy-cole"),
+        ("Name: Yrsa Thorvaldsen", "Yrsa Thorvaldsen"),
+        ("The parcel is for Radomir Wojcikiewicz.", "Radomir Wojcikiewicz"),
+        ("contact Dr. Amarachi Obi before noon", "Dr. Amarachi Obi"),
+        ("Contact: Will Turner, 0788 123 4567", "Will Turner"),
+        ("My name is May Chen", "May Chen"),
+        ("Please send the invoice to John Smith by Monday.", "John Smith"),
+        ("The parcel for Mr Ahmed Al-Farsi arrived.", "Mr Ahmed Al-Farsi"),
+    ],
+)
+def test_name_recognizers_find_lower_case_single_and_foreign_names_in_context(masker, text, name):
+    assert (name, "PERSON") in found(masker, text)
+
+
+def test_names_listed_beside_a_name_and_repeated_later_are_masked_too(masker):
+    spans = found(masker, "The founders: Thorsten Kleemeyer, Lindqvist and Okonkwo. Later Kleemeyer left.")
+    names = [value for value, kind in spans if kind == "PERSON"]
+    assert {"Thorsten Kleemeyer", "Lindqvist", "Okonkwo", "Kleemeyer"} <= set(names)
+
+
+# --- no network, ever ------------------------------------------------------------------------------
+
+
+def test_masking_never_opens_a_network_connection(masker, monkeypatch):
+    attempts = []
+
+    def refuse(self, address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError("network access attempted during masking")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    fresh = masking.Masker(masker.nlp)  # builds the e-mail recognizer's suffix list anew
+    result = fresh.mask("Write to ana.lima@example.com.br or tom@uni.example.ac.uk")
+    assert result.counts == {"EMAIL": 2}
+    assert attempts == []
+
+
+def test_a_fresh_process_masks_e_mail_without_the_network():
+    """tldextract's default extractor would fetch the public suffix list on first use."""
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise SystemExit('network access attempted')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from generation.masking import get_masker\n"
+        "assert get_masker().mask('mail kim@example.org').counts == {'EMAIL': 1}\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_masker_presidio_setup_avoids_the_measured_pitfalls(masker):
+    entities = set(masker.analyzer.get_supported_entities("en"))
+    assert "ORGANIZATION" not in entities and "LOCATION" not in entities
+    names = {recognizer.name for recognizer in masker.analyzer.registry.recognizers}
+    assert "OfflineEmailRecognizer" in names and "ContextPhoneRecognizer" in names
+    # The stock e-mail recognizer (which downloads a suffix list) is not in the registry.
+    assert all(type(rec).__module__.startswith("generation.") for rec in masker.analyzer.registry.recognizers)
+
+
+def test_our_recognizer_classes_do_not_shadow_presidios():
+    """Presidio finds its predefined recognizers by class name among all subclasses: a clash would
+    make its default registry (e.g. in `make bench`) load ours instead."""
+    import presidio_analyzer.predefined_recognizers as predefined
+
+    ours = {
+        cls.__name__ for cls in vars(r).values() if isinstance(cls, type) and cls.__module__ == r.__name__
+    }
+    assert not ours & set(dir(predefined))
