@@ -123,7 +123,7 @@ def claim_next(
     if skip is not None:
         release(skip, reviewer=reviewer)
         excluded.add(skip.pk)
-    candidates = Draft.objects.reviewable_by(reviewer).lease_free_for(reviewer).with_flag_counts()
+    candidates = Draft.objects.reviewable_by(reviewer).lease_free_for(reviewer)
     if excluded:
         candidates = candidates.exclude(pk__in=excluded)
     candidates = candidates.by_age() if order == "age" else candidates.by_risk()

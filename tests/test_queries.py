@@ -254,7 +254,7 @@ def test_api_draft_events_cost_the_same_for_short_and_long_histories(
 
 # --- Web pages --------------------------------------------------------------------------------------
 
-QUEUE_QUERIES = 7  # measured (session, user, count, roles, page): 5 on SQLite and PostgreSQL
+QUEUE_QUERIES = 8  # measured (session, user, count, ids of the page, roles, rows of the page): 6
 
 
 def test_queue_costs_the_same_for_10_and_1000_drafts(people, client, django_assert_max_num_queries):
