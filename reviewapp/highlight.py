@@ -11,12 +11,25 @@ from itertools import pairwise
 
 @dataclass(frozen=True)
 class Segment:
+    index: int
     text: str
     flags: tuple
+    starts: tuple = ()  # the flags whose span begins here (keyboard navigation lands on them)
 
     @property
-    def categories(self) -> str:
-        return " ".join(sorted({flag.category for flag in self.flags}))
+    def categories(self) -> list[str]:
+        return sorted({flag.category for flag in self.flags})
+
+    @property
+    def severity(self) -> str:
+        """The gravest severity among the covering flags, for the underline style."""
+        order = ("blocker", "warning", "info")
+        present = {flag.severity for flag in self.flags}
+        return next((severity for severity in order if severity in present), "info")
+
+    @property
+    def start_ids(self) -> str:
+        return " ".join(str(flag.pk) for flag in self.starts)
 
 
 def segments(text: str, flags: Sequence) -> list[Segment]:
@@ -31,5 +44,6 @@ def segments(text: str, flags: Sequence) -> list[Segment]:
         if start == end:
             continue
         covering = tuple(flag for flag in flags if flag.start < end and flag.end > start)
-        result.append(Segment(text=text[start:end], flags=covering))
+        starts = tuple(flag for flag in covering if max(0, flag.start) == start)
+        result.append(Segment(index=len(result), text=text[start:end], flags=covering, starts=starts))
     return result

@@ -12,8 +12,20 @@ import secrets
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, F, Q
-from django.db.models.functions import Length
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -89,6 +101,53 @@ class Status(models.TextChoices):
 APPROVED_STATES = (Status.APPROVED, Status.PUBLISHED)
 
 
+def _count_of_current_flags(**conditions) -> Subquery:
+    """How many flags on the outer draft's current version match `conditions`, as a correlated
+    subquery: an index range count per draft, where a JOIN + GROUP BY would aggregate every flag of
+    every matching draft before sorting."""
+    flags = (
+        Flag.objects.filter(version=OuterRef("current_version_id"), **conditions)
+        .order_by()
+        .values("version")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(flags, output_field=models.IntegerField()), 0)
+
+
+# An open blocker outweighs any number of warnings in the queue's risk order.
+_BLOCKER_WEIGHT = 1_000_000
+
+
+def _risk_of_current_version() -> Coalesce:
+    """One number per draft to sort the queue by: open blockers, then warnings, on the current
+    version. One index range scan per draft; the displayed counts are then computed only for the
+    rows of the page."""
+    weights = Case(
+        When(severity="blocker", status="open", then=Value(_BLOCKER_WEIGHT)),
+        When(severity="warning", then=Value(1)),
+        default=Value(0),
+    )
+    risk = (
+        Flag.objects.filter(version=OuterRef("current_version_id"))
+        .order_by()
+        .values("version")
+        .annotate(risk=Sum(weights))
+        .values("risk")
+    )
+    return Coalesce(Subquery(risk, output_field=models.BigIntegerField()), 0)
+
+
+def _own_work(user: "User") -> Q:
+    """Gate invariant 2 as a condition: `user` wrote the draft or a version of it, or asked for the
+    brief it was generated from (workflow.wrote_any_version asks the same of one draft)."""
+    return (
+        Q(author=user)
+        | Q(brief__isnull=False, brief__requester=user)
+        | Exists(Version.objects.filter(draft=OuterRef("pk"), created_by=user))
+    )
+
+
 class DraftQuerySet(models.QuerySet):
     def awaiting_review(self):
         return self.filter(status=Status.IN_REVIEW)
@@ -97,15 +156,84 @@ class DraftQuerySet(models.QuerySet):
         """Drafts whose current version has no decision yet: their flags may still be recomputed."""
         return self.filter(current_version__isnull=False).exclude(current_version__decisions__isnull=False)
 
+    def authored_by(self, user: "User"):
+        return self.filter(author=user)
+
     def with_flag_counts(self):
-        """Annotate open blocker / warning counts and all flag counts on each draft's current version."""
-        flags = "current_version__flags"
+        """Annotate open blocker and warning counts on each draft's current version."""
         return self.annotate(
-            blocker_count=Count(
-                flags, filter=Q(**{f"{flags}__severity": "blocker", f"{flags}__status": "open"})
-            ),
-            warning_count=Count(flags, filter=Q(**{f"{flags}__severity": "warning"})),
-            flag_count=Count(flags),
+            blocker_count=_count_of_current_flags(severity="blocker", status="open"),
+            warning_count=_count_of_current_flags(severity="warning"),
+        )
+
+    def with_flag_category(self, category: str):
+        """Drafts whose current version has at least one flag of this category."""
+        return self.filter(
+            Exists(Flag.objects.filter(version=OuterRef("current_version_id"), category=category))
+        )
+
+    def by_risk(self):
+        """Most open blockers first, then most warnings, then the longest waiting."""
+        return self.alias(risk=_risk_of_current_version()).order_by(
+            "-risk", "current_version__created_at", "id"
+        )
+
+    def by_age(self):
+        """The longest waiting first (since the version under review was saved)."""
+        return self.order_by("current_version__created_at", "id")
+
+    # --- Leases (reviewapp/leases.py takes and releases them) ----------------------------------------
+
+    def leased_to(self, user: "User", *, now=None):
+        return self.filter(claimed_by=user, claimed_until__gt=now or timezone.now())
+
+    def lease_free_for(self, user: "User", *, now=None):
+        """Drafts nobody else holds a live lease on."""
+        return self.filter(
+            Q(claimed_by__isnull=True) | Q(claimed_until__lte=now or timezone.now()) | Q(claimed_by=user)
+        )
+
+    def reviewable_by(self, user: "User"):
+        """Drafts in review that are not `user`'s own work (gate invariant 2)."""
+        return self.awaiting_review().exclude(_own_work(user))
+
+    def with_authorship(self, user: "User"):
+        """Annotate `wrote_a_version`: whether the draft is `user`'s own work (so they may not decide)."""
+        return self.annotate(
+            wrote_a_version=ExpressionWrapper(_own_work(user), output_field=models.BooleanField())
+        )
+
+    def queue(
+        self,
+        *,
+        status: str | None = Status.IN_REVIEW,
+        category: str = "",
+        channel: str = "",
+        leased_to: "User | None" = None,
+        order: str = "risk",
+    ):
+        """The review queue, filtered and sorted (add `with_flag_counts()` for the counts to show).
+        `status=None` means every status; `leased_to` keeps only drafts that user has claimed."""
+        drafts = self
+        if status:
+            drafts = drafts.filter(status=status)
+        if category:
+            drafts = drafts.with_flag_category(category)
+        if channel:
+            drafts = drafts.filter(channel=channel)
+        if leased_to is not None:
+            drafts = drafts.leased_to(leased_to)
+        return drafts.by_age() if order == "age" else drafts.by_risk()
+
+    def with_last_decision(self):
+        """Annotate the latest decision on each draft: its kind, comment, reviewer's name and version."""
+        latest = Decision.objects.filter(draft=OuterRef("pk")).order_by("-id")
+        return self.annotate(
+            last_decision_kind=Subquery(latest.values("kind")[:1]),
+            last_decision_comment=Subquery(latest.values("comment")[:1]),
+            last_decision_by=Subquery(latest.values("reviewer__username")[:1]),
+            last_decision_by_name=Subquery(latest.values("reviewer__name")[:1]),
+            last_decision_version=Subquery(latest.values("version__number")[:1]),
         )
 
 
@@ -132,6 +260,10 @@ class Draft(models.Model):
     # Drafts generated from a brief: one per variant, at most once (the generation task is idempotent).
     brief = models.ForeignKey("Brief", on_delete=models.PROTECT, null=True, blank=True, related_name="drafts")
     brief_variant = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A reviewer's time-limited lease (reviewapp/leases.py): while `claimed_until` is in the future,
+    # nobody else decides on the draft. An expired lease is simply ignored; nothing sweeps it.
+    claimed_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     objects = DraftQuerySet.as_manager()
 
@@ -171,10 +303,24 @@ class Draft(models.Model):
                 condition=Q(brief__isnull=False),
                 name="draft_one_per_brief_variant",
             ),
+            models.CheckConstraint(
+                condition=Q(claimed_by__isnull=True) | Q(claimed_until__isnull=False),
+                name="draft_lease_has_an_end",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    def lease_holder(self, *, now=None) -> "User | None":
+        """The reviewer holding a live lease on this draft, if any."""
+        if self.claimed_by_id and self.claimed_until and self.claimed_until > (now or timezone.now()):
+            return self.claimed_by
+        return None
+
+    def is_claimed_by_another(self, user: "User", *, now=None) -> bool:
+        holder = self.lease_holder(now=now)
+        return holder is not None and holder.pk != user.pk
 
 
 class Source(models.TextChoices):
@@ -298,6 +444,8 @@ class Flag(models.Model):
 
     class Meta:
         ordering = ["version", "start", "id"]
+        # The queue counts open blockers and warnings per current version: an index-only range count.
+        indexes = [models.Index(fields=["version", "severity", "status"], name="flag_version_severity")]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="flag_span_not_empty"),
             models.CheckConstraint(

@@ -149,7 +149,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "draft-list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -198,6 +198,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 256 * 1024, minimum=1
 # The longest copy text accepted in one version, in characters.
 COPY_MAX_CHARS = env_int("COPY_MAX_CHARS", 50_000, minimum=100)
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+# How long a reviewer's claim on a draft lasts without activity (the page renews it while they work).
+LEASE_MINUTES = env_int("LEASE_MINUTES", 15, minimum=1)
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_PER_PAGE_SIZE = 200

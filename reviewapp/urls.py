@@ -6,9 +6,18 @@ from reviewapp import views
 from reviewapp.api import api
 
 urlpatterns = [
-    path("", views.draft_list, name="draft-list"),
+    path("", views.home, name="home"),
+    path("queue", views.queue, name="queue"),
+    path("queue/next", views.queue_next, name="queue-next"),
+    path("mine", views.mine, name="mine"),
+    path("metrics", views.metrics_page, name="metrics"),
     path("drafts/new", views.draft_submit, name="draft-submit"),
+    path("drafts/preview", views.draft_preview, name="draft-preview"),
     path("drafts/<int:draft_id>", views.draft_detail, name="draft-detail"),
+    path("drafts/<int:draft_id>/claim", views.draft_claim, name="draft-claim"),
+    path("drafts/<int:draft_id>/renew", views.draft_renew, name="draft-renew"),
+    path("drafts/<int:draft_id>/release", views.draft_release, name="draft-release"),
+    path("drafts/<int:draft_id>/flags/<int:flag_id>/override", views.flag_override, name="flag-override"),
     path("drafts/<int:draft_id>/decide", views.draft_decide, name="draft-decide"),
     path("drafts/<int:draft_id>/versions", views.draft_edit, name="draft-edit"),
     path("drafts/<int:draft_id>/publish", views.draft_publish, name="draft-publish"),

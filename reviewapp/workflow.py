@@ -500,6 +500,7 @@ def _decide_locked(
         raise Forbidden(
             "You wrote a version of this draft, so another reviewer must decide on it.", code="own_work"
         )
+    _refuse_if_leased_to_another(locked, reviewer)
     current = locked.current_version
     if number != current.number:
         raise Conflict(
@@ -548,7 +549,8 @@ def _decide_locked(
         reviewer=reviewer,
         created_at=now,
     )
-    changes = {"status": _DECISION_TO[kind], "updated_at": now}
+    # A decision ends the reviewer's lease (reviewapp/leases.py) in the same UPDATE.
+    changes = {"status": _DECISION_TO[kind], "updated_at": now, "claimed_by": None, "claimed_until": None}
     if kind == DecisionKind.APPROVE:
         changes.update(approved_version=current, approval=decision)
     updated = Draft.objects.filter(pk=locked.pk, status=locked.status, current_version=current).update(
@@ -583,6 +585,18 @@ def _decide_locked(
     return decision
 
 
+def _refuse_if_leased_to_another(locked: Draft, reviewer: User) -> None:
+    """Claims are respected on every path: while another reviewer's lease is live, they decide."""
+    if locked.claimed_by_id not in (None, reviewer.pk) and locked.claimed_until > timezone.now():
+        holder = User.objects.get(pk=locked.claimed_by_id)
+        raise Conflict(
+            f"{holder.display_name} has claimed this draft until "
+            f"{timezone.localtime(locked.claimed_until):%H:%M}; they decide on it unless the claim runs out.",
+            code="claimed",
+            holder=holder.username,
+        )
+
+
 def _apply_override(flag: Flag, *, reviewer: User, reason: str, now) -> None:
     flag.status = FlagStatus.OVERRIDDEN
     flag.overridden_by = reviewer
@@ -601,6 +615,7 @@ def override_flag(flag: Flag, *, reviewer: User, reason: str) -> Flag:
             raise Forbidden(
                 "You wrote a version of this draft, so you cannot override its flags.", code="own_work"
             )
+        _refuse_if_leased_to_another(locked, reviewer)
         if flag.version_id != locked.current_version_id:
             raise Conflict("This flag is on an older version; the draft has moved on.", code="stale_version")
         if locked.status != Status.IN_REVIEW:

@@ -402,7 +402,7 @@ def test_markup_in_copy_is_stored_as_text_and_escaped_on_the_pages(client):
     assert Version.objects.get(draft_id=fetched["id"]).body == body
 
     client.force_login(writer)
-    for url in (f"/drafts/{fetched['id']}", "/"):
+    for url in (f"/drafts/{fetched['id']}", "/queue", "/mine"):
         page = client.get(url)
         assert page.status_code == 200
         html = page.content.decode()

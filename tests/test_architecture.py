@@ -59,10 +59,19 @@ def _status_writes(tree: ast.AST) -> list[int]:
     return lines
 
 
+# Files that may write statuses, and why.
+STATUS_WRITERS = {
+    "reviewapp/workflow.py": "the transitions",
+    # Bulk benchmark and query-count data, inserted straight into the tables (every row valid under
+    # the constraints); it runs no transition and is never called by the app.
+    "reviewapp/pagebench.py": "bulk data for make bench and the query-count tests",
+}
+
+
 def test_only_workflow_writes_statuses():
     offenders = []
     for path in (ROOT / "reviewapp").rglob("*.py"):
-        if path.name == "workflow.py" or "migrations" in path.parts:
+        if str(path.relative_to(ROOT)) in STATUS_WRITERS or "migrations" in path.parts:
             continue
         for line in _status_writes(ast.parse(path.read_text(encoding="utf-8"))):
             offenders.append(f"{path.relative_to(ROOT)}:{line}")

@@ -227,3 +227,14 @@ def test_flags_are_stored_with_offsets_into_the_version_body(copywriter):
     assert stored
     for flag in stored:
         assert body[flag.start : flag.end] == flag.text
+
+
+def test_the_draft_page_links_a_cleared_finding_to_its_evidence(copywriter, reviewer, client):
+    _claim(owner=copywriter, days_left=30)
+    draft = submit(author=copywriter, body=CLAIM_COPY)
+    client.force_login(reviewer)
+
+    page = client.get(f"/drafts/{draft.pk}").content.decode()
+
+    assert "Substantiated claim on file: Split-face trial, Dermatest GmbH" in page
+    assert 'href="https://evidence.example.com/redness-trial.pdf"' in page

@@ -1,5 +1,6 @@
 """Query counts stay flat: workflow transitions and read pages cost the same number of queries whether a
-draft has 2 flags or 30, 1 version or 20, and whether the database holds 10 drafts or 100.
+draft has 2 flags or 30, 1 version or 20, and whether the database holds 10 drafts or 100 (1,000 for
+the dashboard pages, bulk-created by reviewapp.pagebench.populate).
 
 Each bound is the count measured on both SQLite and PostgreSQL plus a small margin (the comments give
 the measured numbers); equality between the small and the large case is what catches an N+1. Tests run
@@ -17,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from reviewapp import workflow
 from reviewapp.flagging import find_flags
 from reviewapp.models import Decision, DecisionKind, Draft, User
+from reviewapp.pagebench import populate
 from tests.conftest import api_as
 
 pytestmark = pytest.mark.django_db
@@ -254,28 +256,71 @@ def test_api_draft_events_cost_the_same_for_short_and_long_histories(
 
 # --- Web pages --------------------------------------------------------------------------------------
 
-WEB_LIST_QUERIES = 6  # measured (session, user, count, page): 4 on SQLite and PostgreSQL
+QUEUE_QUERIES = 8  # measured (session, user, count, ids of the page, roles, rows of the page): 6
 
 
-def test_draft_list_page_costs_the_same_for_10_and_100_drafts(people, client, django_assert_max_num_queries):
+def test_queue_costs_the_same_for_10_and_1000_drafts(people, client, django_assert_max_num_queries):
     client.force_login(people["reviewer"])
+    pages = [
+        "/queue",
+        "/queue?sort=age",
+        "/queue?category=manipulation&channel=email&mine=on",
+        "/queue?page=3",
+    ]
 
-    bulk_of_drafts(people, 10)
-    ten, response = count_queries(lambda: client.get("/"))
-    assert response.status_code == 200
-    assert len(response.context["page"]) == 10
-    bulk_of_drafts(people, 90)
-    hundred, response = count_queries(lambda: client.get("/"))
-    assert len(response.context["page"]) == 50
-    second_page, response = count_queries(lambda: client.get("/?page=2"))
-    filtered, response = count_queries(lambda: client.get("/?status=approved"))
+    populate(drafts=10)
+    small = {path: count_queries(lambda path=path: client.get(path))[0] for path in pages}
+    populate(drafts=990)
+    large = {}
+    for path in pages:
+        large[path], response = count_queries(lambda path=path: client.get(path))
+        assert response.status_code == 200
+    assert len(client.get("/queue").context["page"]) == 25
 
-    assert ten == hundred == second_page == filtered
-    with django_assert_max_num_queries(WEB_LIST_QUERIES):
-        client.get("/")
+    assert small == large
+    assert large["/queue"] == large["/queue?sort=age"] == large["/queue?page=3"]  # sorting adds no query
+    for path in pages:
+        with django_assert_max_num_queries(QUEUE_QUERIES):
+            client.get(path)
 
 
-WEB_DETAIL_QUERIES = 11  # measured: 9 for a reviewer, 8 for the author, on SQLite and PostgreSQL
+MINE_QUERIES = 6  # measured (session, user, count, page, roles): 5 on SQLite and PostgreSQL
+
+
+def test_my_drafts_cost_the_same_for_10_and_1000_drafts(people, client, django_assert_max_num_queries):
+    made = populate(drafts=10)
+    writer = made["writers"][0]
+    client.force_login(writer)
+    small, _ = count_queries(lambda: client.get("/mine"))
+    more = populate(drafts=990, seed=8)
+    Draft.objects.exclude(author=writer).filter(author__in=made["writers"] + more["writers"]).update(
+        author=writer
+    )
+    large, response = count_queries(lambda: client.get("/mine"))
+    assert len(response.context["page"]) == 25
+
+    assert small == large
+    with django_assert_max_num_queries(MINE_QUERIES):
+        client.get("/mine")
+
+
+METRICS_QUERIES = 10  # measured (session, user, roles and one query per chart): 8
+
+
+def test_metrics_page_costs_the_same_for_10_and_1000_drafts(people, client, django_assert_max_num_queries):
+    client.force_login(people["reviewer"])
+    populate(drafts=10)
+    small, _ = count_queries(lambda: client.get("/metrics?days=30"))
+    populate(drafts=990)
+    large, response = count_queries(lambda: client.get("/metrics?days=30"))
+    assert response.context["report"].decisions > 100
+
+    assert small == large
+    with django_assert_max_num_queries(METRICS_QUERIES):
+        client.get("/metrics")
+
+
+DRAFT_PAGE_QUERIES = 10  # measured: 8 for a reviewer, 8 for the author, on SQLite and PostgreSQL
 
 
 @pytest.mark.parametrize("viewer", ["reviewer", "writer"])
@@ -287,14 +332,31 @@ def test_draft_page_costs_the_same_for_small_and_large_drafts(
     bulk_of_drafts(people, 10)
     large = new_draft(people, body=MANY_FLAGS, versions=20)
     approve(large, people["reviewer"], extra_overrides=10)
+    workflow.add_version(large, author=people["writer"], body=MANY_FLAGS + " Edition 21.")
 
     few, response = count_queries(lambda: client.get(f"/drafts/{small.pk}"))
     assert response.status_code == 200
     many, response = count_queries(lambda: client.get(f"/drafts/{large.pk}"))
     assert len(response.context["flags"]) == MANY_FLAG_COUNT
-    bulk_of_drafts(people, 90)
-    after_hundred, _ = count_queries(lambda: client.get(f"/drafts/{large.pk}"))
+    assert len(response.context["history"]) == 21 and response.context["history"][0].against_approved
+    populate(drafts=1000)
+    after_thousand, _ = count_queries(lambda: client.get(f"/drafts/{large.pk}"))
 
-    assert few == many == after_hundred
-    with django_assert_max_num_queries(WEB_DETAIL_QUERIES):
+    assert few == many == after_thousand
+    with django_assert_max_num_queries(DRAFT_PAGE_QUERIES):
         client.get(f"/drafts/{large.pk}")
+
+
+def test_draft_page_costs_the_same_for_bulk_drafts_among_10_and_1000(
+    people, client, django_assert_max_num_queries
+):
+    client.force_login(people["reviewer"])
+    made = populate(drafts=10)
+    ten, response = count_queries(lambda: client.get(f"/drafts/{made['drafts'][3].pk}"))
+    assert len(response.context["flags"]) == 10
+    made = populate(drafts=1000)
+    thousand, _ = count_queries(lambda: client.get(f"/drafts/{made['drafts'][3].pk}"))
+
+    assert ten == thousand
+    with django_assert_max_num_queries(DRAFT_PAGE_QUERIES):
+        client.get(f"/drafts/{made['drafts'][500].pk}")

@@ -1,5 +1,6 @@
-"""The web pages end to end: sign-in, the draft list and page, the decide/edit/publish/submit forms,
-CSRF, escaping, CSP and the read-only admin. Each test posts as a browser would and then checks the
+"""The web pages end to end: sign-in, the queue and the draft page, the decide/edit/publish/submit forms,
+CSRF, escaping, CSP and the read-only admin (tests/test_dashboard.py covers claims, previews, diffs,
+"my drafts" and metrics). Each test posts as a browser would and then checks the
 database and the page."""
 
 import json
@@ -72,7 +73,8 @@ def test_login_with_the_right_password_signs_in_and_is_audited():
 
     assert response.status_code == 302
     assert response["Location"] == "/"
-    assert client.get("/").status_code == 200
+    assert client.get("/")["Location"] == "/queue"  # a reviewer's home is the queue
+    assert client.get("/queue").status_code == 200
     event = AuditEvent.objects.get(action="user.logged_in")
     assert event.actor == user
 
@@ -116,80 +118,94 @@ def test_logout_is_post_only():
     client = browser(user)
 
     assert client.get("/logout/").status_code == 405
-    assert client.get("/").status_code == 200  # still signed in
+    assert client.get("/mine").status_code == 200  # still signed in
 
     response = client.post("/logout/")
     assert response.status_code == 302
     assert response["Location"] == "/login/"
-    assert client.get("/").status_code == 302
+    assert client.get("/mine")["Location"].startswith("/login/")
 
 
 def test_anonymous_users_are_sent_to_login_from_every_page(copywriter):
     draft = submit(author=copywriter)
     anonymous = Client()
-    for path in ["/", "/?status=in_review", "/drafts/new", f"/drafts/{draft.pk}"]:
+    pages = [
+        "/",
+        "/queue",
+        "/queue?status=in_review",
+        "/mine",
+        "/metrics",
+        "/drafts/new",
+        f"/drafts/{draft.pk}",
+    ]
+    for path in pages:
         response = anonymous.get(path)
         assert response.status_code == 302, path
         assert response["Location"].startswith("/login/?next="), path
-    for action in ["decide", "versions", "publish"]:
+    flag = draft.current_version.flags.first()
+    actions = ["decide", "versions", "publish", "claim", "renew", "release", f"flags/{flag.pk}/override"]
+    for action in actions:
         path = f"/drafts/{draft.pk}/{action}"
         response = anonymous.post(path, {"decision": "approve", "version": 1, "body": "New text here."})
         assert response.status_code == 302, path
         assert response["Location"].startswith("/login/?next="), path
     assert anonymous.post("/drafts/new", {"title": "T", "body": "Text", "channel": "web"}).status_code == 302
+    assert anonymous.post("/drafts/preview", {"body": "Text"}).status_code == 302
+    assert anonymous.post("/queue/next").status_code == 302
     draft.refresh_from_db()
     assert draft.status == "in_review" and draft.current_version.number == 1
+    assert draft.claimed_by is None
     assert Draft.objects.count() == 1
 
 
-# --- Draft list and draft page --------------------------------------------------------------------
+# --- Queue and draft page --------------------------------------------------------------------------
 
 
 def _row(html: str, draft: Draft) -> str:
-    match = re.search(rf"<tr>\s*<td>{draft.pk}</td>(.*?)</tr>", html, re.DOTALL)
+    match = re.search(rf'<tr id="draft-{draft.pk}"[^>]*>(.*?)</tr>', html, re.DOTALL)
     assert match, f"no row for draft {draft.pk}"
     return match.group(1)
 
 
-def test_draft_list_shows_status_and_flag_counts(copywriter, reviewer):
-    risky = submit(author=copywriter, title="Risky serum", body=RISKY_COPY)
-    safe = approved_draft(author=copywriter, reviewer=reviewer)
+def test_queue_shows_risk_status_channel_campaign_and_author(copywriter, reviewer):
+    risky = submit(
+        author=copywriter, title="Risky serum", body=RISKY_COPY, channel="email", campaign="spring"
+    )
     flags = Flag.objects.filter(version=risky.current_version)
     blockers = flags.filter(severity="blocker", status="open").count()
     warnings = flags.filter(severity="warning").count()
     assert blockers >= 1 and warnings >= 1
 
-    response = browser(reviewer).get("/")
+    response = browser(reviewer).get("/queue")
 
     assert response.status_code == 200
-    risky_row, safe_row = _row(text(response), risky), _row(text(response), safe)
-    assert "Risky serum" in risky_row and "in review" in risky_row
-    assert f'<span class="count blocker">{blockers}</span>' in risky_row
-    assert f'<span class="count warning">{warnings}</span>' in risky_row
-    assert "approved" in safe_row
-    assert "count blocker" not in safe_row and "count warning" not in safe_row
+    row = _row(text(response), risky)
+    assert "Risky serum" in row and "in review" in row
+    assert "Email" in row and "spring" in row and copywriter.display_name in row
+    assert re.search(rf'class="count blocker"[^>]*>{blockers}<', row)
+    assert re.search(rf'class="count warning"[^>]*>{warnings}<', row)
 
 
-def test_draft_list_filters_by_status(copywriter, reviewer):
+def test_queue_lists_drafts_in_review_unless_another_status_is_chosen(copywriter, reviewer):
     waiting = submit(author=copywriter, title="Waiting for review")
     done = approved_draft(author=copywriter, reviewer=reviewer)
     client = browser(reviewer)
 
-    approved_page = text(client.get("/?status=approved"))
+    default = text(client.get("/queue"))
+    assert f'href="/drafts/{waiting.pk}"' in default
+    assert f'href="/drafts/{done.pk}"' not in default
+
+    approved_page = text(client.get("/queue?status=approved"))
     assert f'href="/drafts/{done.pk}"' in approved_page
     assert f'href="/drafts/{waiting.pk}"' not in approved_page
 
-    in_review_page = text(client.get("/?status=in_review"))
-    assert f'href="/drafts/{waiting.pk}"' in in_review_page
-    assert f'href="/drafts/{done.pk}"' not in in_review_page
-
-    assert "No drafts in this status" in text(client.get("/?status=rejected"))
-    # An unknown status is ignored rather than an error.
-    everything = client.get("/?status=bogus")
-    assert everything.status_code == 200
-    assert f'href="/drafts/{waiting.pk}"' in text(everything) and f'href="/drafts/{done.pk}"' in text(
-        everything
-    )
+    assert "No drafts match these filters" in text(client.get("/queue?status=rejected"))
+    everything = text(client.get("/queue?status=any"))
+    assert f'href="/drafts/{waiting.pk}"' in everything and f'href="/drafts/{done.pk}"' in everything
+    # An unknown status falls back to the default rather than failing.
+    bogus = client.get("/queue?status=bogus")
+    assert bogus.status_code == 200
+    assert f'href="/drafts/{waiting.pk}"' in text(bogus) and f'href="/drafts/{done.pk}"' not in text(bogus)
 
 
 def test_draft_page_shows_text_flags_versions_and_audit_trail(copywriter, reviewer):
@@ -206,7 +222,7 @@ def test_draft_page_shows_text_flags_versions_and_audit_trail(copywriter, review
         assert f"<code>{flag.rule}</code>" in page
         assert f'id="flag-{flag.pk}"' in page
     assert '<mark class="' in page  # flags are highlighted inline
-    assert "Version 2 by" in page and "Version 1 by" in page
+    assert "<strong>Version 2</strong> by" in page and "<strong>Version 1</strong> by" in page
     for action in ["draft.submitted", "flags.computed", "version.added"]:
         assert action in page
     assert "Draft 999999" not in page
@@ -303,10 +319,11 @@ def test_approve_with_an_override_reason_for_each_blocker_succeeds(copywriter, r
     fields = {f"override-{flag.pk}": reason for flag in blockers}
     client = browser(reviewer)
 
-    # The form offers one override field per blocker.
+    # The page offers one override form per blocker; posting overrides with the decision works too
+    # (the path a script or an older form takes).
     page = text(client.get(f"/drafts/{draft.pk}"))
     for flag in blockers:
-        assert f'name="override-{flag.pk}"' in page
+        assert f'action="/drafts/{draft.pk}/flags/{flag.pk}/override"' in page
 
     response = client.post(f"/drafts/{draft.pk}/decide", {"decision": "approve", "version": 1, **fields})
 
@@ -404,7 +421,7 @@ def test_publish_works_only_when_approved(copywriter, reviewer):
     approved = approved_draft(author=copywriter, reviewer=reviewer)
     assert "Publish approved version 1" in text(client.get(f"/drafts/{approved.pk}"))
     published = client.post(f"/drafts/{approved.pk}/publish", follow=True)
-    assert "Published." in text(published)
+    assert "Published version 1" in text(published)
     approved.refresh_from_db()
     assert approved.status == "published"
     assert AuditEvent.objects.filter(draft=approved, action="draft.published", actor=copywriter).exists()
@@ -442,7 +459,10 @@ def test_the_submit_form_creates_a_draft_and_redirects_to_it(copywriter):
     assert draft.status == "in_review"
     assert draft.current_version.body == RISKY_COPY
     assert draft.current_version.flags.exists()
-    assert f"Submitted for review as draft {draft.pk}" in text(client.get(response["Location"]))
+    page = text(client.get(response["Location"]))
+    flags = draft.current_version.flags.count()
+    assert f"Submitted “Autumn candles” for review as draft {draft.pk}" in page
+    assert f"in the reviewers&#x27; queue with {flags} flags" in page
 
 
 def test_the_submit_form_refuses_bad_input_and_creates_nothing(copywriter, reviewer):
@@ -460,7 +480,8 @@ def test_the_submit_form_refuses_bad_input_and_creates_nothing(copywriter, revie
 
 
 def test_csrf_is_enforced_on_every_form(copywriter, reviewer):
-    draft = submit(author=copywriter, body=SAFE_COPY)
+    draft = submit(author=copywriter, body=TWO_BLOCKERS)
+    flag = blockers_of(draft)[0]
     as_writer = browser(copywriter, csrf=True)
     as_reviewer = browser(reviewer, csrf=True)
     attempts = [
@@ -468,6 +489,12 @@ def test_csrf_is_enforced_on_every_form(copywriter, reviewer):
         (as_reviewer, f"/drafts/{draft.pk}/decide", {"decision": "approve", "version": 1}),
         (as_writer, f"/drafts/{draft.pk}/versions", {"body": "A new text without a token."}),
         (as_writer, f"/drafts/{draft.pk}/publish", {}),
+        (as_writer, "/drafts/preview", {"body": SAFE_COPY}),
+        (as_reviewer, f"/drafts/{draft.pk}/claim", {}),
+        (as_reviewer, f"/drafts/{draft.pk}/renew", {}),
+        (as_reviewer, f"/drafts/{draft.pk}/release", {}),
+        (as_reviewer, "/queue/next", {}),
+        (as_reviewer, f"/drafts/{draft.pk}/flags/{flag.pk}/override", {"reason": "Evidence is on file."}),
         (as_writer, "/logout/", {}),
         (Client(enforce_csrf_checks=True), "/login/", {"username": copywriter.username, "password": "x"}),
     ]
@@ -475,8 +502,9 @@ def test_csrf_is_enforced_on_every_form(copywriter, reviewer):
         assert client.post(path, data).status_code == 403, path
     draft.refresh_from_db()
     assert draft.status == "in_review" and draft.current_version.number == 1
+    assert draft.claimed_by is None and flag.status == "open"
     assert Draft.objects.count() == 1
-    assert as_writer.get("/").status_code == 200  # the refused logout did not sign out
+    assert as_writer.get("/mine").status_code == 200  # the refused logout did not sign out
 
 
 def test_forms_work_with_the_csrf_token(copywriter, reviewer):
@@ -511,20 +539,30 @@ def test_copy_text_is_escaped_on_list_and_detail_pages(copywriter, reviewer):
     draft = Draft.objects.get()
     assert draft.current_version.body == body  # stored as typed; escaping is the template's job
 
-    for client in (browser(reviewer), browser(copywriter)):
-        for path in ["/", f"/drafts/{draft.pk}"]:
-            page = text(client.get(path))
-            assert "<script" not in page, path
-            assert "<img" not in page, path
-            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
-            assert "&lt;img src=x onerror=alert(1)&gt;" in page, path
+    pages = [
+        (browser(reviewer), "/queue"),
+        (browser(reviewer), f"/drafts/{draft.pk}"),
+        (browser(copywriter), "/queue"),
+        (browser(copywriter), "/mine"),
+        (browser(copywriter), f"/drafts/{draft.pk}"),
+    ]
+    for client, path in pages:
+        page = text(client.get(path))
+        assert "<script>alert" not in page, path
+        assert "<img" not in page, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
+        # The only script is the app's own static file.
+        assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/js/app.js" defer>'], path
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text(browser(reviewer).get(f"/drafts/{draft.pk}"))
 
 
 def test_pages_send_a_content_security_policy_without_inline_scripts(copywriter):
     draft = submit(author=copywriter)
     responses = [
         Client().get("/login/"),
-        browser(copywriter).get("/"),
+        browser(copywriter).get("/mine"),
+        browser(copywriter).get("/queue"),
+        browser(copywriter).get("/metrics"),
         browser(copywriter).get(f"/drafts/{draft.pk}"),
         browser(copywriter).get("/drafts/new"),
     ]
