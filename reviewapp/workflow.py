@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from reviewapp import audit, flagging
+from reviewapp import audit, flagging, webhooks
 from reviewapp.models import (
     OVERRIDE_REASON_MIN_CHARS,
     Channel,
@@ -486,6 +486,7 @@ def _decide_locked(
             "overridden_flags": sorted(reasons),
         },
     )
+    webhooks.copy_decided(locked, current, decision)
     return decision
 
 
@@ -529,7 +530,7 @@ def publish(draft: Draft, *, actor: User) -> Draft:
     """Mark approved copy as published. Refused unless the exact current text was approved."""
     _require(actor, "publish")
     with transaction.atomic():
-        locked = _lock(draft, related=("current_version", "approval"))
+        locked = _lock(draft, related=("current_version", "approval__reviewer"))
         current, approval = locked.current_version, locked.approval
         if locked.status != Status.APPROVED:
             raise Conflict(
@@ -546,9 +547,10 @@ def publish(draft: Draft, *, actor: User) -> Draft:
             and approval.sha256 == body_digest == current.sha256
         ):
             raise Conflict("The current text is not the text that was approved.", code="approval_mismatch")
+        now = timezone.now()
         updated = Draft.objects.filter(
             Q(pk=locked.pk, status=Status.APPROVED, current_version=current, approved_version=current)
-        ).update(status=Status.PUBLISHED, updated_at=timezone.now())
+        ).update(status=Status.PUBLISHED, updated_at=now)
         if updated != 1:
             raise Conflict("The draft changed while publishing; reload it.", code="concurrent_change")
         audit.record(
@@ -558,5 +560,6 @@ def publish(draft: Draft, *, actor: User) -> Draft:
             draft=locked,
             data={"version": current.number, "sha256": body_digest, "approval": approval.pk},
         )
+        webhooks.copy_published(locked, current, approval, actor=actor, at=now)
     locked.refresh_from_db()
     return locked
