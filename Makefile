@@ -34,6 +34,7 @@ run: install
 	DEBUG=true $(PY) manage.py migrate --no-input -v0
 	DEBUG=true $(PY) manage.py createcachetable
 	DEBUG=true $(PY) manage.py seed_demo
+	DEBUG=true $(PY) manage.py setup_schedules
 	@echo ""
 	@echo "Copy review is running at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
 	@echo "Web server and task worker run together; Ctrl-C stops both."

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from reviewapp import views
+from reviewapp import views, webhook_views
 from reviewapp.api import api
 
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("drafts/<int:draft_id>/publish", views.draft_publish, name="draft-publish"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("webhooks/", include(webhook_views.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
