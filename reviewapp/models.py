@@ -384,12 +384,13 @@ class IdempotencyRecord(models.Model):
 
 
 class WebhookEvent(models.TextChoices):
-    COPY_APPROVED = "copy.approved"
-    COPY_CHANGES_REQUESTED = "copy.changes_requested"
-    COPY_REJECTED = "copy.rejected"
-    COPY_PUBLISHED = "copy.published"
-    BRIEF_FAILED = "brief.failed"
-    WEBHOOK_TEST = "webhook.test"
+    # Labelled with their values: the names campaign tools code against are what admins should see.
+    COPY_APPROVED = "copy.approved", "copy.approved"
+    COPY_CHANGES_REQUESTED = "copy.changes_requested", "copy.changes_requested"
+    COPY_REJECTED = "copy.rejected", "copy.rejected"
+    COPY_PUBLISHED = "copy.published", "copy.published"
+    BRIEF_FAILED = "brief.failed", "brief.failed"
+    WEBHOOK_TEST = "webhook.test", "webhook.test"
 
 
 class WebhookEndpointQuerySet(models.QuerySet):

@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('msg_id', models.CharField(default=reviewapp.models.new_webhook_message_id, max_length=40, unique=True, verbose_name='message id')),
-                ('event_type', models.CharField(choices=[('copy.approved', 'Copy Approved'), ('copy.changes_requested', 'Copy Changes Requested'), ('copy.rejected', 'Copy Rejected'), ('copy.published', 'Copy Published'), ('brief.failed', 'Brief Failed'), ('webhook.test', 'Webhook Test')], max_length=40)),
+                ('event_type', models.CharField(choices=[('copy.approved', 'copy.approved'), ('copy.changes_requested', 'copy.changes_requested'), ('copy.rejected', 'copy.rejected'), ('copy.published', 'copy.published'), ('brief.failed', 'brief.failed'), ('webhook.test', 'webhook.test')], max_length=40)),
                 ('body', models.TextField()),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('draft', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reviewapp.draft')),
