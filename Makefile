@@ -18,7 +18,7 @@ DEPLOY_ENV := DEBUG=false ALLOWED_HOSTS=review.example.com CSRF_TRUSTED_ORIGINS=
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	WEBHOOK_SECRET_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
 
-.PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean
+.PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean bench bench-webhooks
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,19 @@ test-postgres: install
 
 check-deploy: install
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
+# Speed (SPEC §11: measured here, never by timed tests). Each area has its own target; `bench` runs them all.
+bench: bench-webhooks
+
+# Webhooks with real qcluster processes (2 workers, ORM broker): approval -> delivery delay and
+# deliveries/s to a receiver on 127.0.0.1; on SQLite, then on PostgreSQL when it is reachable.
+bench-webhooks: install
+	$(PY) -m reviewapp.webhooks_bench
+	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_URL)'.rsplit('/',1)[0] + '/postgres', connect_timeout=3).close()" 2>/dev/null; then \
+		$(PY) -m reviewapp.webhooks_bench --postgres $(PG_URL); \
+	else \
+		echo "SKIPPED: PostgreSQL is not reachable at $(PG_URL); webhooks bench ran on SQLite only."; \
+	fi
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
