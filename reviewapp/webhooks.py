@@ -137,14 +137,40 @@ def encrypt_secret(secret: str) -> str:
     return secret_box().encrypt(secret.encode()).decode()
 
 
+_UNDECRYPTABLE = (
+    "A webhook secret cannot be decrypted: WEBHOOK_SECRET_KEY no longer lists the key it was encrypted "
+    "with. Put the old key back after the new one."
+)
+
+
 def decrypt_secret(token: str) -> str:
     try:
         return secret_box().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise ImproperlyConfigured(
-            "A webhook secret cannot be decrypted: WEBHOOK_SECRET_KEY no longer lists the key it was "
-            "encrypted with. Put the old key back after the new one."
-        ) from None
+        raise ImproperlyConfigured(_UNDECRYPTABLE) from None
+
+
+def _reencrypt(token: str) -> str:
+    """The same secret, encrypted with the first key of WEBHOOK_SECRET_KEY."""
+    try:
+        return secret_box().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise ImproperlyConfigured(_UNDECRYPTABLE) from None
+
+
+def reencrypt_secrets() -> int:
+    """Re-encrypt every stored secret with the first key of WEBHOOK_SECRET_KEY, so that older keys can be
+    dropped from it. The secrets themselves, and so the receivers, are unaffected."""
+    count = 0
+    with transaction.atomic():
+        for endpoint in WebhookEndpoint.objects.select_for_update().order_by("pk"):
+            fields = {"secret_encrypted": _reencrypt(endpoint.secret_encrypted)}
+            if endpoint.previous_secret_encrypted:
+                fields["previous_secret_encrypted"] = _reencrypt(endpoint.previous_secret_encrypted)
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**fields)
+            count += 1
+        audit.record("webhook.secrets_reencrypted", actor=None, data={"endpoints": count})
+    return count
 
 
 def new_secret() -> str:
@@ -245,7 +271,7 @@ def rotate_secret(endpoint: WebhookEndpoint, *, actor: User | None) -> str:
         expires = timezone.now() + PREVIOUS_SECRET_VALID_FOR
         WebhookEndpoint.objects.filter(pk=locked.pk).update(
             secret_encrypted=encrypt_secret(secret),
-            previous_secret_encrypted=locked.secret_encrypted,
+            previous_secret_encrypted=_reencrypt(locked.secret_encrypted),
             previous_secret_expires_at=expires,
         )
         audit.record(

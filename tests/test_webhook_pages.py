@@ -5,6 +5,7 @@ import io
 import time
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django_q.conf import Conf
@@ -198,3 +199,23 @@ def test_setup_schedules_is_idempotent():
     again = Schedule.objects.get(name="webhooks.sweep")
     assert again.pk == first.pk and again.next_run == first.next_run
     assert "Checked schedule webhooks.sweep" in out.getvalue()
+
+
+def test_reencrypt_webhook_secrets_lets_the_old_key_go(settings):
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.WEBHOOK_SECRET_KEY = old_key
+    endpoint, first = webhooks.create_endpoint(url="https://cms.example.com/hooks")
+    second = webhooks.rotate_secret(endpoint, actor=None)
+
+    settings.WEBHOOK_SECRET_KEY = f"{new_key},{old_key}"
+    out = io.StringIO()
+    call_command("reencrypt_webhook_secrets", stdout=out)
+    assert "1 endpoint(s)" in out.getvalue()
+
+    settings.WEBHOOK_SECRET_KEY = new_key
+    endpoint.refresh_from_db()
+    assert webhooks.decrypt_secret(endpoint.secret_encrypted) == second
+    assert webhooks.decrypt_secret(endpoint.previous_secret_encrypted) == first
+    settings.WEBHOOK_SECRET_KEY = Fernet.generate_key().decode()  # a key that never encrypted them
+    with pytest.raises(CommandError, match="cannot be decrypted"):
+        call_command("reencrypt_webhook_secrets", stdout=io.StringIO())
