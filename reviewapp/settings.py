@@ -4,6 +4,8 @@ Without any variable set this is a production-safe configuration that refuses to
 SECRET_KEY; `make run` sets DEBUG=true for a local demo.
 """
 
+import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -221,6 +223,13 @@ GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3, minimum=1)
 # Brand and product names that masking never treats as personal data (comma-separated).
 MASKING_ALLOW_LIST = env_list("MASKING_ALLOW_LIST", [])
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# Fernet key(s) that encrypt webhook signing secrets at rest: the first encrypts, any decrypts (list the new
+# key first to rotate it). Required in production (system check reviewapp.E071); DEBUG derives a local one.
+WEBHOOK_SECRET_KEY = env_str("WEBHOOK_SECRET_KEY")
+if not WEBHOOK_SECRET_KEY and DEBUG:
+    WEBHOOK_SECRET_KEY = base64.urlsafe_b64encode(
+        hashlib.sha256(b"reviewapp.webhook-secrets:" + SECRET_KEY.encode()).digest()
+    ).decode()
 
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from reviewapp import views
+from reviewapp import views, webhook_views
 from reviewapp.api import api
 
 urlpatterns = [
@@ -25,6 +25,7 @@ urlpatterns = [
     path("briefs/<int:brief_id>", views.brief_detail, name="brief-detail"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("webhooks/", include(webhook_views.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from reviewapp import audit, events, flagging
+from reviewapp import audit, flagging, webhooks
 from reviewapp.models import (
     OVERRIDE_REASON_MIN_CHARS,
     VARIANTS_MAX,
@@ -582,6 +582,7 @@ def _decide_locked(
             "overridden_flags": sorted(reasons),
         },
     )
+    webhooks.copy_decided(locked, current, decision)
     return decision
 
 
@@ -638,7 +639,7 @@ def publish(draft: Draft, *, actor: User) -> Draft:
     """Mark approved copy as published. Refused unless the exact current text was approved."""
     _require(actor, "publish")
     with transaction.atomic():
-        locked = _lock(draft, related=("current_version", "approval"))
+        locked = _lock(draft, related=("current_version", "approval__reviewer"))
         current, approval = locked.current_version, locked.approval
         if locked.status != Status.APPROVED:
             raise Conflict(
@@ -655,9 +656,10 @@ def publish(draft: Draft, *, actor: User) -> Draft:
             and approval.sha256 == body_digest == current.sha256
         ):
             raise Conflict("The current text is not the text that was approved.", code="approval_mismatch")
+        now = timezone.now()
         updated = Draft.objects.filter(
             Q(pk=locked.pk, status=Status.APPROVED, current_version=current, approved_version=current)
-        ).update(status=Status.PUBLISHED, updated_at=timezone.now())
+        ).update(status=Status.PUBLISHED, updated_at=now)
         if updated != 1:
             raise Conflict("The draft changed while publishing; reload it.", code="concurrent_change")
         audit.record(
@@ -667,6 +669,7 @@ def publish(draft: Draft, *, actor: User) -> Draft:
             draft=locked,
             data={"version": current.number, "sha256": body_digest, "approval": approval.pk},
         )
+        webhooks.copy_published(locked, current, approval, actor=actor, at=now)
     locked.refresh_from_db()
     return locked
 
@@ -844,8 +847,8 @@ def complete_brief(claim: BriefClaim, *, copies: Sequence[GeneratedCopy], proven
 
 
 def fail_brief(brief: Brief, *, code: str, reason: str, claim: uuid.UUID | None = None) -> bool:
-    """Mark the brief failed with a reason its author can act on, record `brief.failed` and announce
-    it after commit. The brief's text stays as it was: nothing is lost. `reason` must hold no
+    """Mark the brief failed with a reason its author can act on, record `brief.failed` and send it
+    to subscribed webhooks. The brief's text stays as it was: nothing is lost. `reason` must hold no
     personal data (generation errors never do). False if the brief was already settled."""
     with transaction.atomic():
         locked = Brief.objects.select_for_update().get(pk=brief.pk)
@@ -857,6 +860,6 @@ def fail_brief(brief: Brief, *, code: str, reason: str, claim: uuid.UUID | None 
             status=BriefStatus.FAILED, error_code=code, error=reason, claim=None, finished_at=timezone.now()
         )
         audit.record("brief.failed", actor=None, obj=locked, data={"code": code, "attempts": locked.attempts})
-        data = {"brief": locked.pk, "requester": locked.requester_id, "code": code, "reason": reason}
-        transaction.on_commit(lambda: events.emit("brief.failed", data))
+        locked.refresh_from_db()
+        webhooks.brief_failed(locked)
     return True

@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+# A fixed Fernet key for webhook secrets at rest (production requires WEBHOOK_SECRET_KEY; see checks.py).
+os.environ.setdefault("WEBHOOK_SECRET_KEY", "dGVzdHMtb25seS13ZWJob29rLWtleS0wMTIzNDU2Nzg=")
 
 from reviewapp.settings import *  # noqa: F403
 

@@ -13,8 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from generation.evaluate import half
-from reviewapp import events, tasks, workflow
-from reviewapp.models import AuditEvent, Brief, BriefStatus, Draft, Provenance, Source
+from reviewapp import tasks, webhooks, workflow
+from reviewapp.models import AuditEvent, Brief, BriefStatus, Draft, Provenance, Source, WebhookMessage
 from tests.conftest import api_as, make_user
 from tests.openai_stub import StubOpenAI, placeholder_response
 
@@ -157,27 +157,22 @@ def test_an_invented_placeholder_fails_the_brief_cleanly(generation, writer):
     assert not Draft.objects.filter(brief=brief).exists()
 
 
-def test_failure_records_brief_failed_and_emits_the_event(
-    generation, writer, django_capture_on_commit_callbacks
-):
-    seen = []
-    handler = events.subscribe(lambda kind, data: seen.append((kind, data)))
-    try:
-        generation.then(("refusal",))
-        brief = request_brief(writer)
-        with django_capture_on_commit_callbacks(execute=True):
-            assert run(brief) == "failed"
-    finally:
-        events.unsubscribe(handler)
+def test_failure_records_brief_failed_and_queues_the_webhook(generation, writer):
+    endpoint, _ = webhooks.create_endpoint(url="https://cms.example.com/hooks", event_types=["brief.failed"])
+    generation.then(("refusal",))
+    brief = request_brief(writer)
+
+    assert run(brief) == "failed"
+
     assert brief.error_code == "refused"
     event = AuditEvent.objects.get(action="brief.failed", object_id=str(brief.pk))
     assert event.data == {"code": "refused", "attempts": 1}
-    assert seen == [
-        (
-            "brief.failed",
-            {"brief": brief.pk, "requester": writer.pk, "code": "refused", "reason": brief.error},
-        )
-    ]
+    message = WebhookMessage.objects.get(event_type="brief.failed")
+    body = json.loads(message.body)
+    assert body["data"]["brief_id"] == brief.pk and body["data"]["code"] == "refused"
+    assert body["data"]["error"] == brief.error
+    assert body["data"]["requested_by"] == {"username": writer.username, "name": writer.name}
+    assert message.deliveries.get().endpoint == endpoint
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -183,7 +184,10 @@ def test_without_database_url_sqlite_takes_the_write_lock_at_begin_and_uses_wal(
 def test_a_migrated_sqlite_database_is_in_wal_mode(tmp_path):
     path = tmp_path / "review.sqlite3"
     result = run_python(
-        ["manage.py", "migrate", "--no-input", "-v0"], SECRET_KEY=SECRET, SQLITE_PATH=str(path)
+        ["manage.py", "migrate", "--no-input", "-v0"],
+        SECRET_KEY=SECRET,
+        SQLITE_PATH=str(path),
+        WEBHOOK_SECRET_KEY=Fernet.generate_key().decode(),
     )
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(path) as connection:
@@ -211,6 +215,39 @@ def test_the_real_configuration_passes_every_check():
     assert checks.check_spacy_model(None) == []
     assert checks.check_rule_packs(None) == []
     assert checks.check_limits(None) == []
+    assert checks.check_webhook_secret_key(None) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [("", "WEBHOOK_SECRET_KEY is not set"), ("not-a-fernet-key", "not a valid Fernet key")],
+    ids=["missing", "invalid"],
+)
+def test_check_webhook_secret_key_refuses_a_missing_or_invalid_key(settings, key, expected):
+    settings.WEBHOOK_SECRET_KEY = key
+    errors = checks.check_webhook_secret_key(None)
+    assert _ids(errors) == ["reviewapp.E071"]
+    assert expected in errors[0].msg and "Fernet.generate_key()" in errors[0].hint
+
+
+def test_webhook_secret_key_takes_several_keys_to_rotate_it(settings):
+    from reviewapp import webhooks
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.WEBHOOK_SECRET_KEY = old_key
+    stored = webhooks.encrypt_secret("whsec_c2VjcmV0")
+    settings.WEBHOOK_SECRET_KEY = f"{new_key},{old_key}"
+    assert checks.check_webhook_secret_key(None) == []
+    assert webhooks.decrypt_secret(stored) == "whsec_c2VjcmV0"
+    settings.WEBHOOK_SECRET_KEY = new_key
+    with pytest.raises(ImproperlyConfigured, match="cannot be decrypted"):
+        webhooks.decrypt_secret(stored)
+
+
+def test_debug_derives_a_local_webhook_secret_key_and_production_has_none():
+    local = settings_values(["WEBHOOK_SECRET_KEY"], DEBUG="true")["WEBHOOK_SECRET_KEY"]
+    Fernet(local)  # a valid key
+    assert settings_values(["WEBHOOK_SECRET_KEY"], SECRET_KEY=SECRET)["WEBHOOK_SECRET_KEY"] == ""
 
 
 @pytest.mark.parametrize(("timeout", "retry"), [(120, 120), (300, 120), (None, 120), (90, None)])
@@ -351,6 +388,7 @@ def _production_env(tmp_path: Path, **changes: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "review.example.com",
         "CSRF_TRUSTED_ORIGINS": "https://review.example.com",
         "SQLITE_PATH": str(tmp_path / "deploy.sqlite3"),
+        "WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
         **changes,
     }
 
@@ -385,3 +423,10 @@ def test_a_misconfigured_environment_stops_manage_py(tmp_path):
     result = run_python(["manage.py", "check"], **_production_env(tmp_path, SPACY_MODEL="no_such_model"))
     assert result.returncode != 0
     assert "reviewapp.E003" in result.stderr
+
+
+@pytest.mark.slow
+def test_production_without_a_webhook_secret_key_stops_manage_py(tmp_path):
+    result = run_python(["manage.py", "check"], **_production_env(tmp_path, WEBHOOK_SECRET_KEY=""))
+    assert result.returncode != 0
+    assert "reviewapp.E071" in result.stderr and "WEBHOOK_SECRET_KEY is not set" in result.stderr
