@@ -60,3 +60,23 @@ def revoke_token(token: ApiToken, *, actor: User | None) -> bool:
             "token.revoked", actor=actor, obj=token, data={"user": token.user_id, "prefix": token.prefix}
         )
     return bool(revoked)
+
+
+def access_of(user: User) -> dict:
+    """What a user may do, as stored: roles (groups) and the account flags that grant or stop access."""
+    user = User.objects.get(pk=user.pk)
+    return {
+        "roles": sorted(user.groups.values_list("name", flat=True)),
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+    }
+
+
+def record_access_change(user: User, *, before: dict | None, actor: User | None) -> None:
+    """Audit `user.access_changed` when roles or account flags differ from `before` (None: new user)."""
+    after = access_of(user)
+    if before == after:
+        return
+    with transaction.atomic():
+        audit.record("user.access_changed", actor=actor, obj=user, data={"before": before, "after": after})

@@ -38,9 +38,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    """Role and access changes made here are recorded in the audit trail, naming the admin."""
+
     fieldsets = (*BaseUserAdmin.fieldsets, ("Profile", {"fields": ("name",)}))
     list_display = ("username", "name", "email", "is_active", "is_staff")
     search_fields = ("username", "name", "email")
+
+    def save_model(self, request, obj, form, change):
+        # Read what is stored before this save; the request carries it to save_related (the admin
+        # instance is shared between requests).
+        request.access_before = accounts.access_of(obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "access_before", None)
+        accounts.record_access_change(form.instance, before=before, actor=request.user)
 
 
 class VersionInline(admin.TabularInline):
@@ -91,7 +104,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are created with `manage.py add_user --token`; here they can only be seen and revoked."""
 
     list_display = ("__str__", "user", "name", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at")
+    # Nothing is editable: a revoked token is never brought back (revoking is the audited action).
+    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
     exclude = ("digest",)
     actions = ["revoke"]
 

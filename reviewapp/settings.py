@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "reviewapp.api.problems.api_problem_middleware",
 ]
 
 ROOT_URLCONF = "reviewapp.urls"

@@ -4,6 +4,7 @@ heartbeat and live flag previews)."""
 
 import contextlib
 from dataclasses import dataclass
+from functools import wraps
 
 from django import forms
 from django.conf import settings
@@ -30,6 +31,7 @@ from reviewapp.models import (
     Draft,
     Flag,
     FlagStatus,
+    Role,
     Severity,
     Status,
     Version,
@@ -93,17 +95,31 @@ class QueueFilters(forms.Form):
         }
 
 
+def role_required(view):
+    """Signed in and holding at least one role (as the API's reads require): an account an admin has
+    not given a role yet sees a page saying so, and nothing else."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.has_role(*Role.values):
+            return render(request, "no_role.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 # --- Home, queue, next ----------------------------------------------------------------------------
 
 
-@login_required
+@role_required
 def home(request: HttpRequest) -> HttpResponse:
     if not workflow.can(request.user, "decide") and workflow.can(request.user, "submit"):
         return redirect("mine")
     return redirect("queue")
 
 
-@login_required
+@role_required
 def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilters(request.GET or None)
     chosen = filters.values()
@@ -150,7 +166,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 SKIPPED_KEY = "queue_skipped"  # drafts this reviewer moved past with "next", kept in the session
 
 
-@login_required
+@role_required
 @require_POST
 def queue_next(request: HttpRequest) -> HttpResponse:
     """Claim the next draft nobody else holds. Drafts the reviewer moved past are not offered again
@@ -187,7 +203,7 @@ def queue_next(request: HttpRequest) -> HttpResponse:
 # --- Copywriter pages -----------------------------------------------------------------------------
 
 
-@login_required
+@role_required
 def mine(request: HttpRequest) -> HttpResponse:
     drafts = (
         Draft.objects.authored_by(request.user)
@@ -271,11 +287,11 @@ def _may_write(request: HttpRequest) -> bool:
     return workflow.can(request.user, "submit")
 
 
-@login_required
+@role_required
 def draft_submit(request: HttpRequest) -> HttpResponse:
     form = SubmitForm(request.POST or None)
     context = {"form": form, "may_submit": _may_write(request)}
-    if request.method == "POST" and request.POST.get("action") == "check":
+    if request.method == "POST" and request.POST.get("action") == "check" and context["may_submit"]:
         context.update(_preview(request.POST.get("body", "")), checked=True)
         return render(request, "drafts/submit.html", context)
     if request.method == "POST" and form.is_valid():
@@ -297,7 +313,7 @@ def draft_submit(request: HttpRequest) -> HttpResponse:
     return render(request, "drafts/submit.html", context, status=status)
 
 
-@login_required
+@role_required
 @require_POST
 def draft_preview(request: HttpRequest) -> HttpResponse:
     """The flags the engine would raise on the posted text; nothing is saved (the live preview)."""
@@ -409,7 +425,7 @@ def _history(versions: list[Version], last_approval: Decision | None) -> list[Hi
     return entries
 
 
-@login_required
+@role_required
 def draft_detail(request: HttpRequest, draft_id: int) -> HttpResponse:
     return render(request, "drafts/detail.html", _detail_context(request, _load(draft_id)))
 
@@ -450,7 +466,7 @@ def _done(decision: Decision, draft: Draft) -> str:
     return "Rejected the draft: it is closed and cannot be published or edited."
 
 
-@login_required
+@role_required
 @require_POST
 def draft_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
     draft = _load(draft_id)
@@ -475,7 +491,7 @@ def draft_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
     return redirect("draft-detail", draft_id=draft.pk)
 
 
-@login_required
+@role_required
 @require_POST
 def flag_override(request: HttpRequest, draft_id: int, flag_id: int) -> HttpResponse:
     draft = _load(draft_id)
@@ -502,7 +518,7 @@ def flag_override(request: HttpRequest, draft_id: int, flag_id: int) -> HttpResp
     return redirect(reverse("draft-detail", args=[draft.pk]) + f"#flag-{flag.pk}")
 
 
-@login_required
+@role_required
 @require_POST
 def draft_claim(request: HttpRequest, draft_id: int) -> HttpResponse:
     draft = _load(draft_id)
@@ -523,7 +539,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-@login_required
+@role_required
 @require_POST
 def draft_renew(request: HttpRequest, draft_id: int) -> HttpResponse:
     """The heartbeat of a reviewer's claim (JSON for the page's script; a redirect without JS)."""
@@ -541,7 +557,7 @@ def draft_renew(request: HttpRequest, draft_id: int) -> HttpResponse:
     return redirect("draft-detail", draft_id=draft.pk)
 
 
-@login_required
+@role_required
 @require_POST
 def draft_release(request: HttpRequest, draft_id: int) -> HttpResponse:
     draft = _load(draft_id)
@@ -552,12 +568,12 @@ def draft_release(request: HttpRequest, draft_id: int) -> HttpResponse:
     return redirect("draft-detail", draft_id=draft.pk)
 
 
-@login_required
+@role_required
 @require_POST
 def draft_edit(request: HttpRequest, draft_id: int) -> HttpResponse:
     draft = _load(draft_id)
     form = VersionForm(request.POST)
-    if request.POST.get("action") == "check":
+    if request.POST.get("action") == "check" and workflow.can(request.user, "add_version"):
         context = _detail_context(request, draft)
         context.update(_preview(request.POST.get("body", ""), language=draft.language), checked=True)
         context["version_form"] = form
@@ -584,7 +600,7 @@ def draft_edit(request: HttpRequest, draft_id: int) -> HttpResponse:
     return redirect("draft-detail", draft_id=draft.pk)
 
 
-@login_required
+@role_required
 @require_POST
 def draft_publish(request: HttpRequest, draft_id: int) -> HttpResponse:
     draft = _load(draft_id)
@@ -619,7 +635,7 @@ class BriefForm(forms.Form):
     campaign = forms.CharField(max_length=200, required=False)
 
 
-@login_required
+@role_required
 def brief_new(request: HttpRequest) -> HttpResponse:
     form = BriefForm(request.POST or None)
     configured = settings.GENERATION_CONFIGURED
@@ -641,7 +657,7 @@ def brief_new(request: HttpRequest) -> HttpResponse:
     return render(request, "briefs/new.html", context, status=400 if form.errors else 200)
 
 
-@login_required
+@role_required
 def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
     brief = get_object_or_404(
         Brief.objects.visible_to(request.user).select_related("requester").prefetch_related("drafts"),
@@ -654,7 +670,7 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
 # --- Metrics --------------------------------------------------------------------------------------
 
 
-@login_required
+@role_required
 def metrics_page(request: HttpRequest) -> HttpResponse:
     days = request.GET.get("days", "")
     days = int(days) if days.isdigit() and int(days) in metrics.WINDOWS else metrics.DEFAULT_WINDOW

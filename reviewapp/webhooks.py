@@ -91,9 +91,9 @@ MAX_RETRY_AFTER = timedelta(hours=24)
 # An endpoint failing this long, with at least this many failed attempts, is disabled.
 DISABLE_AFTER_FAILING_FOR = timedelta(days=5)
 DISABLE_AFTER_ATTEMPTS = 10
-# A claimed attempt is someone's for this long. Longer than django-q2's task timeout (90 s), so a
-# worker that dies mid-attempt has surely stopped before the sweep hands its delivery to another.
-CLAIM_LEASE = timedelta(minutes=2)
+# A claimed attempt is someone's for this long: longer than django-q2's task timeout, so a worker that
+# dies mid-attempt has surely been stopped before the sweep hands its delivery to another.
+CLAIM_LEASE = timedelta(seconds=settings.Q_CLUSTER["timeout"] + 30)
 SWEEP_BATCH = 500
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a public marker, not a secret)

@@ -9,14 +9,28 @@ document, which promises all of these error answers.
 import json
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from reviewapp import accounts, workflow
-from reviewapp.models import ApiToken, AuditEvent, Decision, Draft, Flag, FlagStatus, Status, User, Version
+from reviewapp.api import idempotency
+from reviewapp.models import (
+    ApiToken,
+    AuditEvent,
+    Decision,
+    Draft,
+    Flag,
+    FlagStatus,
+    IdempotencyRecord,
+    Status,
+    User,
+    Version,
+)
 from tests.conftest import RISKY_COPY, SAFE_COPY, ApiClient, api_as, assert_problem, make_user, submit
 
 pytestmark = pytest.mark.django_db
@@ -610,3 +624,48 @@ def test_the_interactive_docs_render():
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert b"openapi.json" in response.content
+
+
+# --- Invisible characters, unknown paths, methods, retention -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["\u00ad", "\u200b", "\u2060", "\ufeff", "\u202e", "\u200d"],
+    ids=["soft-hyphen", "zero-width-space", "word-joiner", "bom", "rtl-override", "zwj-inside-word"],
+)
+def test_invisible_characters_that_hide_words_are_refused(world, hidden):
+    api = api_as(actor_for("create_draft"))
+    before = snapshot()
+    body = f"Clinically pro{hidden}ven. Only 3 left!"
+    refused(api.post("/drafts", {"title": "Serum", "body": body}), 422, "invisible_character", before)
+
+
+def test_emoji_joined_sequences_are_still_welcome(world):
+    api = api_as(actor_for("create_draft"))
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    response = api.post(
+        "/drafts", {"title": "Family plan", "body": f"One plan for the whole family {family}."}
+    )
+    assert response.status_code == 201, response.content
+
+
+def test_an_unknown_api_path_is_a_problem_document():
+    response = api_as(make_user(roles=["copywriter"])).get("/no-such-thing")
+    assert_problem(response, 404, "not_found")
+
+
+def test_a_method_the_path_does_not_take_is_a_problem_document():
+    response = api_as(make_user(roles=["copywriter"])).client.put("/api/v1/drafts")
+    problem = assert_problem(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"] and "GET" in problem["detail"]
+
+
+def test_idempotency_records_past_their_retention_are_pruned():
+    api = api_as(make_user(roles=["copywriter"]))
+    for key in ("old", "new"):
+        api.post("/drafts", {"title": key, "body": SAFE_COPY}, headers={"Idempotency-Key": key})
+    IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
+
+    assert idempotency.prune() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]

@@ -3,7 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from reviewapp.models import AuditEvent
+from reviewapp import leases, workflow
+from reviewapp.models import AuditEvent, Draft
 from tests.conftest import RISKY_COPY, alter_audit_row, api_as, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,3 +110,20 @@ def test_the_gate_story_over_http(capsys):
         call_command("verify_audit")
     assert broken.value.returncode == 1
     assert f"seq {tampered.seq}" in str(broken.value)
+
+
+def test_an_override_written_by_another_reviewer_does_not_open_the_gate():
+    writer = make_user(roles=["copywriter"])
+    rhea, rex = make_user(roles=["reviewer"]), make_user(roles=["reviewer"])
+    created = api_as(writer).post("/drafts", {"title": "Serum", "body": RISKY_COPY}).json()
+    draft = Draft.objects.get(pk=created["id"])
+    blockers = list(draft.current_version.flags.filter(severity="blocker"))
+    for flag in blockers:  # Rex overrides every blocker on the version Rhea is about to approve
+        workflow.override_flag(flag, reviewer=rex, reason="Checked the stock feed and the study.")
+    leases.release(draft, reviewer=rex)
+
+    refused = api_as(rhea).post(f"/drafts/{draft.pk}/decisions", {"decision": "approve", "version": 1})
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "open_blockers"
+    assert sorted(refused.json()["flags"]) == sorted(flag.pk for flag in blockers)

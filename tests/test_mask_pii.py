@@ -12,7 +12,9 @@ from generation import prompts
 def run_command(*args, stdin: str | None = None, monkeypatch=None) -> list[dict]:
     out = io.StringIO()
     if stdin is not None:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        monkeypatch.setattr(
+            "sys.stdin", io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
+        )
     call_command("mask_pii", *args, stdout=out)
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
@@ -63,3 +65,14 @@ def test_brief_fields_are_delimited_and_declared_as_data():
     payload = user["content"][len("<brief>\n") : -len("\n</brief>")]
     assert json.loads(payload)["key_points"] == injected
     assert prompt.template_version == prompts.TEMPLATE_VERSION
+
+
+def test_mask_pii_reports_a_line_of_invalid_utf8_and_goes_on(tmp_path):
+    source = tmp_path / "mixed.jsonl"
+    source.write_bytes(
+        b'{"id": 1, "text": "Dear ottokar,"}\n{"id": 2, "text": "caf\xe9"}\n{"id": 3, "text": "ok"}\n'
+    )
+    rows = run_command(str(source))
+    assert [row.get("id") for row in rows] == [1, None, 3]
+    assert "not valid UTF-8" in rows[1]["error"]
+    assert "masked" in rows[0] and "masked" in rows[2]

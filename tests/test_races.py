@@ -169,6 +169,30 @@ def test_two_reviewers_approving_at_once_over_http_get_one_201_and_one_409(postg
     assert_gate_holds()
 
 
+def test_one_decision_sent_twice_at_once_with_one_idempotency_key_answers_both_alike(postgres):
+    """A client that retries before the first answer arrives: the second request waits for the draft's
+    lock, then replays the first response instead of reporting the state the first one left."""
+    writer = make_user(roles=["copywriter"])
+    as_rhea = api_as(make_user(roles=["reviewer"]))
+    workflow.compute_flags(PLAIN_COPY, language="en")
+
+    for round_number in range(ROUNDS // 2):
+        draft = submit(author=writer, body=PLAIN_COPY)
+        path = f"/drafts/{draft.pk}/decisions"
+        key = {"Idempotency-Key": f"approve-{round_number}"}
+
+        def approve(path=path, key=key):
+            return as_rhea.post(path, {"decision": "approve", "version": 1}, headers=key)
+
+        first, second = race(approve, approve)
+
+        assert [first.value.status_code, second.value.status_code] == [201, 201]
+        assert first.value.json() == second.value.json()
+        assert Decision.objects.filter(draft=draft).count() == 1
+
+    assert_gate_holds()
+
+
 # --- (b) an edit racing an approval ------------------------------------------------------------------
 
 

@@ -7,10 +7,11 @@ import json
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 
-from reviewapp import workflow
-from reviewapp.models import AuditEvent, Decision, Draft, Flag, FlagStatus, Version
+from reviewapp import accounts, workflow
+from reviewapp.models import ApiToken, AuditEvent, Decision, Draft, Flag, FlagStatus, Version
 from tests.conftest import RISKY_COPY, SAFE_COPY, make_user, submit
 
 pytestmark = pytest.mark.django_db
@@ -616,3 +617,51 @@ def test_admin_cannot_change_or_delete_history(copywriter, reviewer):
     assert draft.title == "Serum launch" and draft.status == "approved"
     assert version.body == SAFE_COPY
     assert Decision.objects.get(pk=decision.pk).kind == "approve"
+
+
+def test_a_signed_in_account_without_a_role_sees_nothing(copywriter):
+    draft = submit(author=copywriter)
+    nobody = browser(make_user(roles=[]))
+    for path in ["/", "/queue", "/mine", "/metrics", f"/drafts/{draft.pk}", "/drafts/new"]:
+        response = nobody.get(path)
+        assert response.status_code == 403, path
+        assert "No role yet" in text(response), path
+        assert draft.title not in text(response), path
+
+
+def test_a_revoked_token_cannot_be_brought_back_in_the_admin(copywriter):
+    accounts.issue_token(copywriter)
+    token = ApiToken.objects.get(user=copywriter)
+    accounts.revoke_token(token, actor=None)
+    client = browser(make_user(roles=["admin"]))
+
+    client.post(f"/admin/reviewapp/apitoken/{token.pk}/change/", {"revoked_at_0": "", "revoked_at_1": ""})
+
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+
+
+def test_role_changes_in_the_admin_are_audited_naming_the_admin(copywriter):
+    admin = make_user(roles=["admin"])
+    reviewer_group = Group.objects.get(name="reviewer")
+    page = browser(admin).get(f"/admin/reviewapp/user/{copywriter.pk}/change/")
+    form = page.context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if name not in ("groups", "user_permissions", "last_login", "date_joined", "password")
+        and value is not None
+    }
+    data.update(
+        groups=[group.pk for group in copywriter.groups.all()] + [reviewer_group.pk],
+        date_joined_0=copywriter.date_joined.strftime("%Y-%m-%d"),
+        date_joined_1=copywriter.date_joined.strftime("%H:%M:%S"),
+    )
+
+    response = browser(admin).post(f"/admin/reviewapp/user/{copywriter.pk}/change/", data)
+
+    assert response.status_code == 302, response.content[:2000]
+    event = AuditEvent.objects.get(action="user.access_changed", object_id=str(copywriter.pk))
+    assert event.actor == admin
+    assert event.data["before"]["roles"] == ["copywriter"]
+    assert event.data["after"]["roles"] == ["copywriter", "reviewer"]

@@ -94,8 +94,9 @@ def list_drafts(request: HttpRequest, filters: Query[DraftFilters]):
 
 @router.post("/drafts", response={201: DraftOut, **ERRORS}, summary="Submit a draft")
 def create_draft(request: HttpRequest, payload: DraftIn, idempotency_key: str | None = IdempotencyKey):
-    workflow.clean_body(payload.body)  # refuse over-long or broken text before spending a parse on it
-    workflow.compute_flags(payload.body, language=payload.language)  # parse before any lock is taken
+    if workflow.can(request.user, "submit"):  # never spend a parse on a request that will be refused
+        workflow.clean_body(payload.body)  # refuse over-long or broken text before parsing it
+        workflow.compute_flags(payload.body, language=payload.language)  # parse before any lock is taken
 
     def create():
         draft = workflow.submit(
@@ -131,8 +132,9 @@ def create_version(
 ):
     """201 with the new version; 200 and no new version when the text equals the current text."""
     draft = _draft(draft_id)
-    workflow.clean_body(payload.body)  # refuse over-long or broken text before spending a parse on it
-    workflow.compute_flags(payload.body, language=draft.language)  # parse before any lock is taken
+    if workflow.can(request.user, "add_version"):  # never spend a parse on a request that will be refused
+        workflow.clean_body(payload.body)  # refuse over-long or broken text before parsing it
+        workflow.compute_flags(payload.body, language=draft.language)  # parse before any lock is taken
 
     def create():
         version = workflow.add_version(draft, author=request.user, body=payload.body)

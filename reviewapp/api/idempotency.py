@@ -64,11 +64,20 @@ def run(request: HttpRequest, key: str | None, create: Callable[[], tuple[int, d
                 response=body,
             )
             return _respond(status, body)
-    except IntegrityError:
+    except (IntegrityError, WorkflowError):
+        # A concurrent request with the same key may have won while this one waited for a lock (its
+        # check then saw the state the winner left, e.g. "already approved"): answer as the winner did.
         replay = _replay(request, key, fingerprint)
         if replay is None:
             raise
         return _respond(*replay, replayed=True)
+
+
+def prune() -> int:
+    """Delete records past their retention: they hold whole responses (copy, brief fields). Scheduled
+    hourly by `manage.py setup_schedules`."""
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - RETENTION).delete()
+    return deleted
 
 
 def _replay(request: HttpRequest, key: str, fingerprint: str) -> tuple[int, dict] | None:

@@ -146,3 +146,30 @@ def rewrite_openapi(schema: dict) -> dict:
                     response["content"] = {PROBLEM_CONTENT_TYPE: response["content"]["application/json"]}
                     response["description"] = ERROR_DESCRIPTIONS.get(code, response.get("description", ""))
     return schema
+
+
+def api_problem_middleware(get_response):
+    """Answers under /api/ that Django makes itself (no such path: 404; a method the path does not
+    take: 405) become problem documents too, like every error the API raises."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code in (404, 405)
+            and response.get("Content-Type", "").split(";")[0] != PROBLEM_CONTENT_TYPE
+        ):
+            if response.status_code == 405:
+                allowed = response.get("Allow", "")
+                problem_response = problem(
+                    request,
+                    405,
+                    f"{request.method} is not allowed here; use {allowed}.",
+                    code="method_not_allowed",
+                )
+                problem_response["Allow"] = allowed
+                return problem_response
+            return problem(request, 404, f"There is no API resource at {request.path}.", code="not_found")
+        return response
+
+    return middleware

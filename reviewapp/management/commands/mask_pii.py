@@ -24,7 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: str, **options):
         try:
-            stream = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+            # Bytes, decoded line by line: one line of bad UTF-8 is reported on that line, not fatal.
+            stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
         masker = pii.get_masker()
@@ -38,10 +39,8 @@ class Command(BaseCommand):
                     self._flush(masker, batch)
                     batch = []
             self._flush(masker, batch)
-        except UnicodeDecodeError:
-            raise CommandError(f"{file} is not UTF-8 text.") from None
         finally:
-            if stream is not sys.stdin:
+            if stream is not sys.stdin.buffer:
                 stream.close()
 
     def _flush(self, masker, batch) -> None:
@@ -60,7 +59,11 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(out, ensure_ascii=False))
 
 
-def _parse(line: str, number: int) -> tuple[object, str | None, str | None]:
+def _parse(raw: bytes, number: int) -> tuple[object, str | None, str | None]:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, None, f"line {number} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:

@@ -5,6 +5,7 @@ from django_q.models import Schedule
 # Recurring background work: (name, dotted function, minutes between runs). Idempotent by name.
 SCHEDULES = [
     ("webhooks.sweep", "reviewapp.webhooks.sweep", 1),
+    ("idempotency.prune", "reviewapp.api.idempotency.prune", 60),
 ]
 
 
