@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from reviewapp.flagging import Flag, find_flags, find_flags_many, load_rules
+from reviewapp.flagging import Claim, Flag, find_flags, find_flags_many, load_rules
 
 RULES = load_rules()
 
@@ -163,8 +163,19 @@ def test_non_english_copy_gets_a_language_not_supported_info_flag(text):
     assert flags[0].severity == "info" and "not supported" in flags[0].message.lower()
 
 
-def test_a_declared_other_language_is_not_checked_but_said_so():
-    flags = find_flags("The best serum in the world.", language="de")
+@pytest.mark.parametrize("declared", ["de", "en-US", "fr", ""])
+def test_the_text_decides_the_language_not_the_declaration(declared):
+    # English copy mislabelled as another language still gets every English rule: a label must not
+    # be a way round the checks.
+    flags = find_flags("The best serum in the world. Only 2 left!", language=declared)
+    rules = {f.rule for f in flags}
+    assert "exaggeration.superlative_absolute" in rules
+    assert "manipulation.false_scarcity" in rules
+    assert "language.unsupported" not in rules
+
+
+def test_copy_in_another_language_is_reported_whatever_was_declared():
+    flags = find_flags("Unsere Creme ist die beste der Welt und nur heute im Angebot.", language="en")
     assert [(f.rule, f.severity) for f in flags] == [("language.unsupported", "info")]
 
 
@@ -242,3 +253,51 @@ def test_offsets_always_match_the_body_over_many_generated_inputs():
 def test_batch_results_equal_one_by_one_results():
     texts = ["Only 2 left!", "", "Das ist das beste Angebot für Sie heute!", "The best serum in the world."]
     assert find_flags_many(texts) == [find_flags(text) for text in texts]
+
+
+# Cyrillic and Greek letters that look like Latin ones, typed inside English words.
+CYRILLIC_O, CYRILLIC_C, GREEK_ALPHA = "\u043e", "\u0441", "\u03b1"
+
+
+def test_look_alike_letters_are_a_blocker_and_do_not_hide_the_claim():
+    text = f"{CYRILLIC_C}linically pr{CYRILLIC_O}ven to clear skin in 3 days."
+    flags = find_flags(text)
+    mixed = [f for f in flags if f.rule == "manipulation.mixed_script"]
+    assert [(f.text, f.severity) for f in mixed] == [
+        (f"{CYRILLIC_C}linically", "blocker"),
+        (f"pr{CYRILLIC_O}ven", "blocker"),
+    ]
+    # The rules read the word as its Latin twin; the flag still quotes the original characters.
+    established = [f for f in flags if f.rule == "unverifiable.establishment_claim"]
+    assert established
+    assert all(f.text == text[f.start : f.end] for f in established)
+    assert any(CYRILLIC_O in f.text for f in established)
+
+
+def test_plain_latin_and_whole_words_in_other_scripts_are_not_mixed_script():
+    for text in ["Clinically proven, naïve café crème.", "Our Moscow shop: Москва, улица Тверская."]:
+        assert "manipulation.mixed_script" not in {f.rule for f in find_flags(text)}
+    assert f"b{GREEK_ALPHA}sket" in [f.text for f in find_flags(f"Added to your b{GREEK_ALPHA}sket.")]
+
+
+def test_a_claim_clears_only_what_it_states_not_the_rest_of_its_sentence():
+    text = "Clinically tested on 120 volunteers and 9 out of 10 users saw results."
+    claim = Claim(text="clinically tested on 120 volunteers", evidence="Trial report KT-7")
+    after = {f.rule: f for f in find_flags(text, claims=(claim,))}
+    assert after["unverifiable.establishment_claim"].severity == "info"
+    assert after["unverifiable.statistic_unsourced"].severity != "info"
+
+
+def test_a_claim_matches_whole_words_only():
+    claim = Claim(text="tested on 120 volunteers", evidence="Trial report")
+    assert claim.matches("Tested, on 120   volunteers.")
+    assert not claim.matches("Retested on 1200 volunteers.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["<" * 20000, "$" * 8000, "!" * 5000 + " Only 2 left!", "a" * 30000, "🔥" * 3000, "&amp;" * 4000],
+)
+def test_floods_and_endless_words_are_read_without_crashing(text):
+    for flag in find_flags(text):
+        assert text[flag.start : flag.end] == flag.text

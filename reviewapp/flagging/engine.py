@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -45,6 +46,62 @@ LANGUAGE_NAMES = {
 }
 
 
+# Letters of other alphabets that look like Latin ones. Inside a word that also has Latin letters they
+# are read as their Latin twins (and reported), so "Clinically proven" typed with a Cyrillic C or o
+# cannot slip past the rules.
+_CONFUSABLES = str.maketrans(
+    "АВЕКМНОРСТХаеорсухіјѕԁɡΑΒΕΖΗΙΚΜΝΟΡΤΥΧαοι",  # noqa: RUF001 (the look-alikes themselves)
+    "ABEKMHOPCTXaeopcyxijsdgABEZHIKMNOPTYXaoi",
+)
+_MIXED_WORD = re.compile(r"[^\W\d_]+")
+# Floods of symbols ("!!!!!!", a wall of emoji or "$") become one token per character and very long runs
+# without spaces slow spaCy's tokenizer down badly; no rule reads them. The parse copy keeps the first
+# few symbols of a flood and blanks the rest, and breaks long runs with a space every so often (same
+# length, same offsets).
+_SYMBOL_FLOOD = re.compile(r"[^\w\s]{12,}")
+_FLOOD_KEEP = 3
+_LONG_RUN = re.compile(r"\S{64,}")
+_RUN_BREAK_EVERY = 48
+
+
+def _is_latin(char: str) -> bool:
+    return "a" <= char.lower() <= "z" or (char.isalpha() and unicodedata.name(char, "").startswith("LATIN"))
+
+
+def mixed_script_words(text: str) -> list[tuple[int, int]]:
+    """Spans of words that mix Latin letters with look-alike letters of another alphabet."""
+    spans = []
+    for match in _MIXED_WORD.finditer(text):
+        word = match.group()
+        if word.translate(_CONFUSABLES) != word and any(_is_latin(char) for char in word):
+            spans.append(match.span())
+    return spans
+
+
+def parse_copy(text: str) -> str:
+    """The text the rules read: markup blanked, look-alike letters in Latin words made Latin, very long
+    runs without spaces broken. Always the same length as `text`, so offsets need no mapping."""
+    if "<" in text or "&" in text:
+        text = _MARKUP.sub(lambda m: " " * len(m.group()), text)
+    for start, end in mixed_script_words(text):
+        text = text[:start] + text[start:end].translate(_CONFUSABLES) + text[end:]
+    if _SYMBOL_FLOOD.search(text):
+        text = _SYMBOL_FLOOD.sub(
+            lambda m: m.group()[:_FLOOD_KEEP] + " " * (len(m.group()) - _FLOOD_KEEP), text
+        )
+    if _LONG_RUN.search(text):
+        text = _LONG_RUN.sub(
+            lambda m: "".join(
+                " " if i % _RUN_BREAK_EVERY == _RUN_BREAK_EVERY - 1 else c for i, c in enumerate(m.group())
+            ),
+            text,
+        )
+    return text
+
+
+_CLAIM_WORD = re.compile(r"[\w%$£€]+")
+
+
 @dataclass(frozen=True)
 class Claim:
     """A substantiated claim from the claims library: its wording (or a regular expression over the
@@ -56,14 +113,25 @@ class Claim:
     id: int | str | None = None
     is_pattern: bool = False
 
-    def matches(self, sentence_text: str) -> bool:
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the claim is stated in `text`: its wording (whole words, any case, any punctuation or
+        spacing between them) or, for a pattern, each non-empty match."""
         if self.is_pattern:
             try:
-                return re.search(self.text, sentence_text, re.IGNORECASE) is not None
+                expression = re.compile(self.text, re.IGNORECASE)
             except re.error:
-                return False
-        wording = _normalise(self.text)
-        return bool(wording) and wording in _normalise(sentence_text)
+                return []
+        else:
+            words = _CLAIM_WORD.findall(self.text.lower())
+            if not words:
+                return []
+            expression = re.compile(
+                r"(?<![\w])" + r"[\W_]+".join(re.escape(word) for word in words) + r"(?![\w])", re.IGNORECASE
+            )
+        return [m.span() for m in expression.finditer(text) if m.end() > m.start()]
+
+    def matches(self, text: str) -> bool:
+        return bool(self.spans(text))
 
 
 @dataclass(frozen=True)
@@ -126,7 +194,9 @@ class Engine:
         claims: Sequence[Claim] = (),
         batch_size: int = 64,
     ) -> Iterator[list[Flag]]:
-        """Flags per text, in input order, streaming: texts go through `nlp.pipe` in batches."""
+        """Flags per text, in input order, streaming: texts go through `nlp.pipe` in batches.
+
+        `language` is what the caller declares; the text itself decides which rules apply."""
         claims = tuple(claims)
         pieces: list[tuple[int, int, str]] = []  # (text index, offset, piece to parse)
         results: dict[int, list[Flag]] = {}
@@ -151,16 +221,17 @@ class Engine:
         for index, text in enumerate(texts):
             text = text if isinstance(text, str) else str(text)
             originals[index] = text
-            language_found = language if language not in SUPPORTED_LANGUAGES else guess_language(text)
             if not text.strip():
                 results[index] = []
                 continue
+            # The text decides, not the declared language: "en-US" copy, or English copy declared
+            # as German, still gets every English rule; copy that reads as another language is
+            # reported, whatever was declared.
+            language_found = guess_language(text)
             if language_found not in SUPPORTED_LANGUAGES:
                 results[index] = [_unsupported_language(text, language_found)]
                 continue
-            cleaned = (
-                _MARKUP.sub(lambda m: " " * len(m.group()), text) if "<" in text or "&" in text else text
-            )
+            cleaned = parse_copy(text)
             results.setdefault(index, [])
             for offset, piece in _chunks(cleaned):
                 pieces.append((index, offset, piece))
@@ -209,8 +280,16 @@ class Engine:
                     continue
                 flag = _flag(rule, original, start, end)
                 if claims and flag.category == "unverifiable":
-                    flag = _cleared_by_claim(flag, sentence(span).text, claims)
+                    here = sentence(span)
+                    flag = _cleared_by_claim(
+                        flag, original, offset + here.start_char, offset + here.end_char, claims
+                    )
                 flags.append(flag)
+        piece = original[offset : offset + len(doc.text)]  # the parse copy has the look-alikes made Latin
+        flags.extend(
+            _mixed_script_flag(original, offset + start, offset + end)
+            for start, end in mixed_script_words(piece)
+        )
         return flags
 
 
@@ -290,15 +369,16 @@ def _tidy(flags: list[Flag]) -> list[Flag]:
     return kept
 
 
-def _normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^\w%$£€]+", " ", text.lower()).split())
-
-
-def _cleared_by_claim(flag: Flag, sentence_text: str, claims: Sequence[Claim]) -> Flag:
-    """An unverifiable finding in a sentence that states a substantiated claim becomes info, with the
-    evidence. The caller passes live claims only: an expired claim clears nothing."""
+def _cleared_by_claim(flag: Flag, text: str, start: int, end: int, claims: Sequence[Claim]) -> Flag:
+    """An unverifiable finding that lies inside the wording of a substantiated claim, stated in its
+    sentence (`text[start:end]`), becomes info with the evidence; other findings in that sentence stay
+    as they are. The caller passes live claims only: an expired claim clears nothing."""
+    sentence_text = text[start:end]
     for claim in claims:
-        if claim.matches(sentence_text):
+        if any(
+            start + claim_start <= flag.start and flag.end <= start + claim_end
+            for claim_start, claim_end in claim.spans(sentence_text)
+        ):
             where = claim.url or claim.evidence
             return replace(
                 flag,
@@ -322,6 +402,24 @@ def _flag(rule: Rule, text: str, start: int, end: int) -> Flag:
         message=rule.message,
         suggestion=rule.suggestion,
         reference=rule.reference,
+        text=text[start:end],
+    )
+
+
+def _mixed_script_flag(text: str, start: int, end: int) -> Flag:
+    return Flag(
+        start=start,
+        end=end,
+        category="manipulation",
+        rule="manipulation.mixed_script",
+        severity="blocker",
+        message=(
+            "This word mixes Latin letters with look-alike letters of another alphabet. Readers see an "
+            "ordinary word, but search, screen readers and automatic checks do not: a known way to slip "
+            "claims past review. The checks read it as its Latin twin."
+        ),
+        suggestion="Retype the word in plain Latin letters.",
+        reference="FTC Act §5 (deceptive practices); EU UCPD Art. 7 (misleading omission)",
         text=text[start:end],
     )
 
