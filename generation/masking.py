@@ -124,6 +124,7 @@ class Masker:
         self.nlp = nlp
         self.threshold = threshold
         self.allow_list = tuple(sorted({term.strip() for term in allow_list if term.strip()}, key=len))
+        self._allowed_values = frozenset(_normalise(term) for term in self.allow_list)
         self._allowed = (
             re.compile(
                 r"(?<!\w)(?:" + "|".join(re.escape(t) for t in reversed(self.allow_list)) + r")(?!\w)",
@@ -191,21 +192,25 @@ class Masker:
         spans = [span for span in spans if not (span[2] == r.PERSON and not _plausible_name(text, *span[:2]))]
         spans = self._drop_allowed(text, spans)
         spans += _repeated_names(text, [s for s in spans if s[2] == r.PERSON])
-        return _merge(spans)
+        return _merge(self._drop_allowed(text, spans))
 
     def _drop_allowed(self, text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-        """Brand and product names on the allow-list are never masked, whatever recognised them."""
+        """Brand and product names on the allow-list are never masked, whatever recognised them.
+
+        A name or address span is dropped only when it *is* an allowed term (case and whitespace
+        aside): "Ford" on the list leaves "Harrison Ford" masked, the whole of it. Other values
+        (numbers, dates) are dropped when they lie inside an allowed term ("Series 2049")."""
         if self._allowed is None:
             return spans
         allowed = [(m.start(), m.end()) for m in self._allowed.finditer(text)]
         kept = []
         for start, end, kind in spans:
-            overlapping = [(a, b) for a, b in allowed if a < end and start < b]
-            if not overlapping or (
-                kind not in (r.PERSON, r.STREET_ADDRESS, r.POSTCODE)
-                and not any(a <= start and end <= b for a, b in overlapping)
-            ):
-                kept.append((start, end, kind))
+            if kind in (r.PERSON, r.STREET_ADDRESS, r.POSTCODE):
+                if _normalise(text[start:end]) in self._allowed_values:
+                    continue
+            elif any(a <= start and end <= b for a, b in allowed):
+                continue
+            kept.append((start, end, kind))
         return kept
 
     # --- Masking --------------------------------------------------------------------------------

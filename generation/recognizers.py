@@ -1159,6 +1159,17 @@ class NerPersonRecognizer(NameRecognizer):
             return ordinary <= strong
         return len(tokens) > 1 and all(self._given(t) for t in tokens)
 
+    def _leading_ordinary(self, token, following) -> bool:
+        """A greeting or verb the model took along before a given name: "Meet Anna Berg"."""
+        return self._given(following) and (
+            token.lower_ in NOT_NAMES
+            or (
+                token.pos_ in ("VERB", "AUX", "INTJ")
+                and self.lexicon.is_word(token)
+                and not self._given(token)
+            )
+        )
+
     def analyze(self, text, entities, nlp_artifacts):
         doc = nlp_artifacts.tokens
         results = []
@@ -1167,6 +1178,9 @@ class NerPersonRecognizer(NameRecognizer):
                 continue
             tokens = [t for t in ent if not t.is_punct]
             while tokens and not tokens[0].text[:1].isupper():  # "ex-Beatle Ostrowski"
+                tokens.pop(0)
+            # A verb or greeting the model took along at the start: "Meet Anna Berg", "Thanks Anna".
+            while len(tokens) > 1 and self._leading_ordinary(tokens[0], tokens[1]):
                 tokens.pop(0)
             whole = len(tokens)
             heading = _in_heading(doc, ent)

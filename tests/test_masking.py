@@ -70,6 +70,19 @@ def test_brand_and_product_names_on_the_allow_list_are_never_masked(masker):
     assert branded.find(text) == []
 
 
+def test_an_allowed_term_inside_a_longer_name_does_not_unmask_the_name(masker):
+    branded = masking.Masker(masker.nlp, allow_list=["Ford", "Lumen"])
+    text = "Please send the contract to Harrison Ford by Monday."
+    assert ("Harrison Ford", "PERSON") in found(branded, text)
+    assert "Harrison" not in branded.mask(text).masked_text
+    # The term itself, standing alone, is still the brand: case and inner spaces do not matter.
+    assert found(branded, "The new FORD Puma and the Lumen lamp, reviewed by Harrison Ford.") == [
+        ("Harrison Ford", "PERSON")
+    ]
+    spaced = masking.Masker(masker.nlp, allow_list=["Aurora   Lindqvist"])
+    assert spaced.find("Meet aurora lindqvist serum, loved by Aurora Lindqvist fans.") == []
+
+
 @pytest.mark.parametrize(
     "text",
     [
