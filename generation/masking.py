@@ -147,6 +147,7 @@ class Masker:
             r.AccountIdRecognizer(),
             r.DateOfBirthRecognizer(),
             r.CalendarDateRecognizer(),
+            r.PersonalEventDateRecognizer(),
             r.StreetAddressRecognizer(),
             r.PostcodeRecognizer(),
             r.NameInContextRecognizer(),

@@ -487,6 +487,56 @@ class CalendarDateRecognizer(RegexRecognizer):
             yield match.start(1), match.end(1), LIKELY
 
 
+_WEEKDAY = (
+    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?-i:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.)"
+)
+_DAYPART = r"(?:\s+(?:morning|afternoon|evening|night|noon|lunchtime))?"
+_PERSONAL_WEEKDAY = re.compile(
+    rf"\b(?:(?:on|next|this|last|coming|until|till|by|from)\s+)?(?:the\s+)?({_WEEKDAY}){_DAYPART}\b",
+    re.IGNORECASE,
+)
+_EVENT_SUBJECT = (
+    r"(?:\b(?:i|we|he|she|they)(?:['’](?:ll|d|m|re|ve|s))?"
+    r"|(?<![\w.])(?:mr|mrs|ms|miss|mx|dr|prof)\.?\s+[^\W\d_][\w'’-]*)"
+)
+_EVENT_AUX = (
+    r"(?:\s+(?:will|shall|would|can|could|must|should|am|are|is|was|were|have|has|had|be|been|"
+    r"not|never|also|just|already|finally|then|only|usually|always|going\s+to|gonna|want\s+to|plan\s+to|"
+    r"planning\s+to|hope\s+to|need\s+to|will\s+be|'ll\s+be|’ll\s+be))*"
+)
+_PERSONAL_EVENT = re.compile(
+    rf"{_EVENT_SUBJECT}{_EVENT_AUX}\s+(?:{_words(*_word_list('personal_event_verbs'))})\b"
+    rf"|\b(?:my|our|his|her|their)\s+(?:\w+\s+)?(?:{_words(*_word_list('personal_event_nouns'))})\b",
+    re.IGNORECASE,
+)
+# The clause ends at sentence punctuation, a line break or a new clause ("…, but the sale ends Friday").
+_CLAUSE_BREAK = re.compile(
+    r"[!?;\n]|\.(?:\s|$)|,\s*(?:but|and|while|so)\b|\b(?:sale|offer|deal|ends?|ending)\b", re.IGNORECASE
+)
+
+
+class PersonalEventDateRecognizer(RegexRecognizer):
+    """A weekday that dates a person's own movements or appointments: "Ms. Ito flew to Oslo on
+    Tuesday morning", "we'll meet Thursday at the café", "my appointment is on Friday". A person
+    (a personal pronoun or a title with a name) and a verb of travel or meeting, or a possessive
+    appointment noun, stand before it in the same clause.
+
+    Weekdays in shop copy ("ends Friday", "order by Thursday", "arrives Monday") have no such
+    person and event, and stay visible as SPEC §5 requires."""
+
+    ENTITY = DATE
+
+    def find(self, text, nlp_artifacts):
+        for day in _PERSONAL_WEEKDAY.finditer(text):
+            before = text[max(0, day.start() - 80) : day.start()]
+            event = None
+            for event in _PERSONAL_EVENT.finditer(before):  # noqa: B007 (the last one counts)
+                pass
+            if event is None or _CLAUSE_BREAK.search(before[event.end() :]):
+                continue
+            yield day.start(1), day.end(), LIKELY
+
+
 # --- Postal addresses and postcodes ----------------------------------------------------------------
 
 # Street types (USPS suffixes and their common abbreviations) and the endings street names take in

@@ -179,6 +179,36 @@ def test_date_recognizer_masks_calendar_dates_with_a_year_but_not_generic_dates(
     assert found(masker, "2049 sold in the last 7 days") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("Ms. Okoye flew to Tromsø on Tuesday morning.", "Tuesday morning"),
+        ("We'll meet Thursday by the fountain.", "Thursday"),
+        ("My dentist appointment is on Friday at nine.", "Friday"),
+        ("she is travelling to Lyon next Wednesday", "Wednesday"),
+        ("Dr. Haldane returned from Quito on Sun. evening", "Sun. evening"),
+    ],
+)
+def test_a_weekday_of_a_persons_travel_or_appointment_is_masked(masker, text, day):
+    assert (day, "DATE") in found(masker, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sale ends Friday!",
+        "Order by Thursday for delivery on Monday.",
+        "Your parcel arrives Tuesday.",
+        "Join us Saturday for the launch party!",
+        "I flew through checkout, and the sale ends Sunday.",
+        "We met our targets. Doors open Sunday at ten.",
+        "Our store is open Sunday 10-4",
+    ],
+)
+def test_weekdays_without_a_persons_travel_or_appointment_stay_visible(masker, text):
+    assert "DATE" not in types_of(masker, text)
+
+
 def test_street_address_recognizer_follows_multinational_formats_across_lines(masker):
     assert found(masker, "Ship it to 42 Wallaby Way, Sydney please") == [
         ("42 Wallaby Way, Sydney", "STREET_ADDRESS")
