@@ -151,6 +151,7 @@ class Masker:
             r.StreetAddressRecognizer(),
             r.PostcodeRecognizer(),
             r.NameInContextRecognizer(),
+            r.PeopleListRecognizer(),
         ):
             registry.add_recognizer(recognizer)
         self._engine = _SharedSpacyEngine(nlp)

@@ -809,7 +809,9 @@ _NAME_CUE = re.compile(
     r"(?<![\w])(?:my\s+name\s+is|name\s+is|names?\s*:|full\s+name\s*:|named|called|call\s+me|"
     r"i\s+am\s+called|dear|signed|(?:regards|sincerely|best|thanks|cheers),?(?=\s*\n)|"
     r"user\s*:|customer\s*:|client\s*:|patient\s*:|from\s*:|to\s*:|contact\s*:|attn\.?:?|c/o|"
-    r"beneficiary|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder)\s*",
+    r"beneficiary|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder|"
+    # The answer to a question for the name: "What's your last name? Okafor".
+    r"(?:your|the|his|her)\s+(?:(?:first|last|full|family|given|middle)\s+)?(?:name|surname)\s*\?)\s*",
     re.IGNORECASE,
 )
 _WEAK_NAME_CUE = re.compile(
@@ -890,6 +892,62 @@ class NameInContextRecognizer(RegexRecognizer):
             end = _name_tokens(text, match.end(), lowercase_ok=True)
             if end > match.end():
                 yield match.end(), _suffix_end(text, end), CONFIDENT
+
+
+_LIST_NAME = r"[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?"
+_NAME_LIST = rf"(?P<list>{_LIST_NAME}(?:[ \t]*,[ \t]*{_LIST_NAME})*,?[ \t]+(?:and|&)[ \t]+{_LIST_NAME})"
+_ROLE = rf"(?:{_words(*_word_list('person_role_nouns'))})"
+_ROLE_BEFORE_LIST = re.compile(
+    rf"\b{_ROLE}(?:[ \t]*[:,\u2013\u2014-]|[ \t]+(?:are|were|was|is|include|included|including|namely))"
+    rf"[ \t]*{_NAME_LIST}(?![\w'’-])",
+    re.IGNORECASE,
+)
+_ROLE_AFTER_LIST = re.compile(
+    rf"(?<![\w'’-]){_NAME_LIST}[ \t]+(?:are|were|became|have\s+been|had\s+been|remain|remained)"
+    rf"[ \t]+(?:[\w-]+[ \t]+){{0,3}}?{_ROLE}\b",
+    re.IGNORECASE,
+)
+
+
+class PeopleListRecognizer(RegexRecognizer):
+    """Lists of capitalised words that a role noun says are people: "the founders: Okafor, Lindqvist
+    and Brandt", "Hale and Baker were session musicians". The names may be English words too
+    ("Baker", "Mason"); the role noun is the evidence. Lists of things ("Ingredients: Salt, Sugar and
+    Flour", "Black and White were bestsellers") have no role noun for people."""
+
+    ENTITY = PERSON
+
+    def find(self, text, nlp_artifacts):
+        for pattern in (_ROLE_BEFORE_LIST, _ROLE_AFTER_LIST):
+            for match in pattern.finditer(text):
+                members = _list_members(match.group("list"))
+                if all(_list_member(value) for _, _, value in members):
+                    offset = match.start("list")
+                    for start, end, _ in members:
+                        yield offset + start, offset + end, CONFIDENT
+
+
+_LIST_SEPARATOR = re.compile(r"[ \t]*,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+", re.IGNORECASE)
+
+
+def _list_members(value: str) -> list[tuple[int, int, str]]:
+    members, position = [], 0
+    for separator in _LIST_SEPARATOR.finditer(value):
+        members.append((position, separator.start(), value[position : separator.start()]))
+        position = separator.end()
+    members.append((position, len(value), value[position:]))
+    return members
+
+
+def _list_member(value: str) -> bool:
+    words = value.split()
+    return all(
+        word[0].isupper()
+        and not (word.isupper() and len(word) > 1)
+        and word.lower() not in NOT_NAMES
+        and not _is_stopword(word)
+        for word in words
+    )
 
 
 class Lexicon:

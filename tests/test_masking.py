@@ -258,6 +258,48 @@ def test_name_recognizers_find_lower_case_single_and_foreign_names_in_context(ma
     assert (name, "PERSON") in found(masker, text)
 
 
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("The studio's co-founders: Ferreira, Baker and Nakamura.", ["Ferreira", "Baker", "Nakamura"]),
+        ("Mason and Hale were session musicians on the record.", ["Mason", "Hale"]),
+        ("Its authors are Wren Adeyemi, Cho and Lindahl.", ["Wren Adeyemi", "Cho", "Lindahl"]),
+    ],
+)
+def test_a_list_of_capitalised_words_that_a_role_noun_calls_people_is_masked(masker, text, names):
+    people = [value for value, kind in found(masker, text) if kind == "PERSON"]
+    assert all(name in people for name in names), people
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ingredients: Salt, Sugar and Flour.",
+        "Black and White were our bestsellers this spring.",
+        "Our partners: Oxfam and Shelter ship worldwide.",
+        "Colours: Sage, Rust and Oat. Designers love linen.",
+    ],
+)
+def test_lists_of_things_without_a_role_noun_for_people_are_not_names(masker, text):
+    assert "PERSON" not in types_of(masker, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Agent: What's your last name? Customer: Abernethy", "Abernethy"),
+        ("What is your full name? Oyelaran T Mbeki", "Oyelaran T Mbeki"),
+    ],
+)
+def test_the_answer_to_a_question_for_the_name_is_a_name(masker, text, name):
+    assert (name, "PERSON") in found(masker, text)
+
+
+def test_a_question_for_the_name_answered_with_a_sentence_masks_nothing(masker):
+    assert found(masker, "Forgot your username? Please reset it here.") == []
+    assert found(masker, "What's the name of the colour? Sage green.") == []
+
+
 def test_names_listed_beside_a_name_and_repeated_later_are_masked_too(masker):
     spans = found(masker, "The founders: Thorsten Kleemeyer, Lindqvist and Okonkwo. Later Kleemeyer left.")
     names = [value for value, kind in spans if kind == "PERSON"]
