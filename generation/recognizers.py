@@ -671,6 +671,29 @@ def _extend_address(text: str, end: int) -> int:
     return end
 
 
+_STREET_ABBREVIATION = re.compile(r"[A-Z][a-z]{0,2}[./]$")
+# A street without a number after a preposition of place: "shows on Halden Bridge Street".
+_NAMED_STREET = re.compile(
+    r"\b(?:on|in|at|along|off|near|down|up)\s+(?P<street>(?:[A-Z][\w'’-]+\s+){1,3}"
+    r"(?:Street|Road|Avenue|Lane|Boulevard|Drive|Terrace|Crescent))\b(?![ \t]+[A-Z]|['’-])",
+)
+
+
+def _street_name_before(text: str, start: int) -> int:
+    """Start of the capitalised street name that ends right before `start` ("Via Tasso", "C/ Mayor")."""
+    for word in reversed(list(re.finditer(r"\S+", text[max(0, start - 50) : start]))):
+        value = word.group()
+        if "\n" in text[max(0, start - 50) + word.end() : start]:
+            break
+        capitalised = value[0].isupper() or not value[0].isascii()
+        if not (_STREET_ABBREVIATION.match(value) or (capitalised and re.fullmatch(_WORD, value))):
+            break
+        if _is_stopword(value):
+            break
+        start = max(0, start - 50) + word.start()
+    return start
+
+
 class StreetAddressRecognizer(RegexRecognizer):
     """Postal addresses in the formats of many countries: "12 High Street", "Rantatie 14 Apt. 5",
     "Rue de la Paix 3", "PO Box 120", with the lines that follow (town, region, postcode, country).
@@ -706,7 +729,13 @@ class StreetAddressRecognizer(RegexRecognizer):
                 continue
             if not (street or second_number or unit) and re.fullmatch(r"\d{1,2}", match.group("num")):
                 continue  # "at 5 Guys" – a bare small number with a cue is too weak
-            found.append((match.start(), _extend_address(text, end), CONFIDENT))
+            start = match.start()
+            if words.islower() and all(_street_word(word) for word in words.split()):
+                # "lives on Via Tasso 129 street": the name stands before the number.
+                start = _street_name_before(text, start)
+            found.append((start, _extend_address(text, end), CONFIDENT))
+        for match in _NAMED_STREET.finditer(text):
+            found.append((match.start("street"), match.end("street"), LIKELY))
         for match in _STREET_NAME_FIRST.finditer(text):
             if not _street_word(match.group("words")):
                 continue

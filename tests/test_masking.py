@@ -231,6 +231,32 @@ def test_street_address_recognizer_follows_multinational_formats_across_lines(ma
     assert found(masker, "Arrives in 3 days. 2 Pack Cotton Socks") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("Olga lives on Via Gemma 40 street.", "Via Gemma 40 street"),
+        ("They rented a flat on C/ Alta Costa 12 street last year", "C/ Alta Costa 12 street"),
+        ("the gigs on Halden Bridge Street made them famous", "Halden Bridge Street"),
+        ("We met near Copperfield Road that night", "Copperfield Road"),
+    ],
+)
+def test_street_names_before_a_lower_case_street_word_or_without_a_number(masker, text, address):
+    assert any(kind == "STREET_ADDRESS" and address in value for value, kind in found(masker, text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Shop the look in New York Street Style tees",
+        "Free shipping on Orders over 40 street-wear items",
+        "Stream it on Abbey Road-inspired vinyl",
+        "Only 3 street lamps left",
+    ],
+)
+def test_street_words_in_product_copy_are_not_addresses(masker, text):
+    assert "STREET_ADDRESS" not in types_of(masker, text)
+
+
 def test_postcode_recognizer(masker):
     assert found(masker, "my zip code is 90210") == [("90210", "POSTCODE")]
     assert found(masker, "Post code: SW1A 1AA") == [("SW1A 1AA", "POSTCODE")]
