@@ -1314,8 +1314,17 @@ class NerPersonRecognizer(NameRecognizer):
             if ent.label_ not in ("PERSON", "PER"):
                 continue
             tokens = [t for t in ent if not t.is_punct]
-            while tokens and not tokens[0].text[:1].isupper():  # "ex-Beatle Ostrowski"
+            # "ex-Beatle Ostrowski"; a speaker's label the tokenizer glued on ('Anna:"I\'m Ben\'s').
+            while tokens and not (
+                tokens[0].text[:1].isupper()
+                and (_NAME_WORD.fullmatch(tokens[0].text) or self._initial(tokens[0]))
+            ):
                 tokens.pop(0)
+            # "Tomas K. Purchased a …": the notification's verb is not part of the name; nor is "'s".
+            while len(tokens) > 1 and (
+                _PURCHASE.fullmatch(tokens[-1].text) or tokens[-1].lower_ in ("'s", "’s")
+            ):
+                tokens.pop()
             # A verb or greeting the model took along at the start: "Meet Anna Berg", "Thanks Anna".
             while len(tokens) > 1 and self._leading_ordinary(tokens[0], tokens[1]):
                 tokens.pop(0)

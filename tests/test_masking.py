@@ -326,6 +326,14 @@ def test_a_question_for_the_name_answered_with_a_sentence_masks_nothing(masker):
     assert found(masker, "What's the name of the colour? Sage green.") == []
 
 
+def test_a_glued_speaker_label_or_a_possessive_does_not_hide_the_name_after_it(masker):
+    assert ("Richard", "PERSON") in found(masker, 'Olek: "Who are you?"\nHelen:"I\'m Richard\'s son".')
+
+
+def test_the_verb_of_a_purchase_notification_does_not_turn_it_into_a_name(masker):
+    assert found(masker, "Gregory P. Purchased a Walnut Side Table") == []
+
+
 def test_names_listed_beside_a_name_and_repeated_later_are_masked_too(masker):
     spans = found(masker, "The founders: Thorsten Kleemeyer, Lindqvist and Okonkwo. Later Kleemeyer left.")
     names = [value for value, kind in spans if kind == "PERSON"]
