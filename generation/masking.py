@@ -134,7 +134,7 @@ class Masker:
             else None
         )
         registry = RecognizerRegistry(supported_languages=["en"])
-        lexicon = r.Lexicon.for_pipeline(nlp)
+        lexicon = self._lexicon = r.Lexicon.for_pipeline(nlp)
         for recognizer in (
             r.NerPersonRecognizer(lexicon),
             r.NameRecognizer(lexicon),
@@ -152,6 +152,7 @@ class Masker:
             r.PostcodeRecognizer(),
             r.NameInContextRecognizer(),
             r.PeopleListRecognizer(),
+            r.SpeakerAndSenderRecognizer(lexicon),
         ):
             registry.add_recognizer(recognizer)
         self._engine = _SharedSpacyEngine(nlp)
@@ -192,6 +193,7 @@ class Masker:
         spans = [_strip(text, start, end, kind) for start, end, kind in spans]
         spans = [span for span in spans if span[1] > span[0]]
         spans = [span for span in spans if not (span[2] == r.PERSON and not _plausible_name(text, *span[:2]))]
+        spans += _addressees(text, spans, self._lexicon.first_names)
         spans = self._drop_allowed(text, spans)
         spans += _repeated_names(text, [s for s in spans if s[2] == r.PERSON])
         return _merge(self._drop_allowed(text, spans))
@@ -270,6 +272,37 @@ def _plausible_name(text: str, start: int, end: int) -> bool:
     if len(words) > 1 and value.isupper():  # "SHOP NOW", "LIMITED TIME"
         return False
     return not any(word.lower() in ("sale", "offer", "off", "free", "now", "today") for word in words)
+
+
+_NAME_LINE = re.compile(r"[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){1,3}")
+
+
+def _addressees(
+    text: str, spans: list[tuple[int, int, str]], first_names: frozenset[str]
+) -> list[tuple[int, int, str]]:
+    """The line right above a street address that starts a line is its addressee when it reads as a
+    name: two to four capitalised words, the first a given name ("Mara Quist", then "12 Elm Road")."""
+    found = []
+    for start, _, kind in spans:
+        line_start = text.rfind("\n", 0, start) + 1
+        if kind != r.STREET_ADDRESS or not line_start or text[line_start:start].strip():
+            continue
+        above = text[:line_start].rstrip(" \t\n")  # one blank line between is fine
+        if text[len(above) : line_start].count("\n") > 2:
+            continue
+        line_begin = above.rfind("\n") + 1
+        line = _NAME_LINE.fullmatch(above[line_begin:].strip(" \t,"))
+        if not line:
+            continue
+        words = line.group().split()
+        if (
+            all(word[0].isupper() and not (word.isupper() and len(word) > 2) for word in words)
+            and words[0].lower() in first_names
+            and not any(word.lower().strip(".") in r.NOT_NAMES for word in words)
+        ):
+            begin = line_begin + len(above[line_begin:]) - len(above[line_begin:].lstrip(" \t"))
+            found.append((begin, begin + len(line.group()), r.PERSON))
+    return found
 
 
 def _repeated_names(text: str, people: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

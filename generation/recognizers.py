@@ -10,6 +10,7 @@ precedes it. The cue-word lists below are general language, not examples from an
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -1220,6 +1221,99 @@ class NameRecognizer(EntityRecognizer):
             if _PURCHASE.match(token.text) and token.lower_ not in ("just",):
                 return True
         return False
+
+
+_SPEAKER_LINE = re.compile(
+    r"^[ \t>]*(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)[ \t]*:[ \t]*(?P<speech>[^\n]+)",
+    re.MULTILINE,
+)
+_SPEECH = re.compile(r"[\"“”?]|\b(?:I|I['’]m|me|my|you|your|we|us)\b")
+_SPEECH_CUE = re.compile(
+    r"(?<=[!?,.\"“”’'])[\"“”’']?\s+(?:said|asked|replied|answered|shouted|whispered|cried|sighed|added)\s+",
+    re.IGNORECASE,
+)
+_FOLD = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ł": "l", "ı": "i", "þ": "th"})
+
+
+def _folded(value: str) -> str:
+    """Lower-case ASCII letters only: "Jørgensen" -> "jorgensen", "M." -> "m"."""
+    value = unicodedata.normalize("NFKD", value.lower().translate(_FOLD))
+    return "".join(char for char in value if "a" <= char <= "z")
+
+
+class SpeakerAndSenderRecognizer(EntityRecognizer):
+    """Names that context gives away, with no cue word before them:
+
+    * the speakers of a dialogue ("Ana: Where were you?" / "Ben: I told you."), two or more lines
+      of a name and a colon whose text is speech (a question, quotes, "I", "you");
+    * a name inverted after a quotation ("… jealous!" said Maslow to Irena);
+    * the words an e-mail address of the text is made of ("hanna k. ruud" beside
+      hannakruud@example.com): people write their name into their address.
+    """
+
+    def __init__(self, lexicon: Lexicon):
+        super().__init__(
+            supported_entities=[PERSON], name="SpeakerAndSenderRecognizer", supported_language="en"
+        )
+        self.lexicon = lexicon
+
+    def load(self) -> None:
+        pass
+
+    def _name_word(self, word: str) -> bool:
+        lowered = word.lower()
+        if lowered in NOT_NAMES or _is_stopword(word):
+            return False
+        return lowered in self.lexicon.first_names or lowered not in self.lexicon.english_words
+
+    def analyze(self, text, entities, nlp_artifacts):
+        spans = (
+            list(self._speakers(text)) + list(self._inverted_speech(text)) + list(self._address_owners(text))
+        )
+        return [RecognizerResult(PERSON, start, end, LIKELY) for start, end in spans]
+
+    def _speakers(self, text):
+        lines = [
+            line
+            for line in _SPEAKER_LINE.finditer(text)
+            if all(word[0].isupper() and self._name_word(word) for word in line.group("name").split())
+        ]
+        if len(lines) < 2 or not any(_SPEECH.search(line.group("speech")) for line in lines):
+            return
+        for line in lines:
+            yield line.start("name"), line.end("name")
+
+    def _inverted_speech(self, text):
+        for cue in _SPEECH_CUE.finditer(text):
+            end = _name_tokens(text, cue.end(), lowercase_ok=False, max_tokens=3)
+            if end == cue.end() or not self._name_word(text[cue.end() : end].split()[0]):
+                continue
+            yield cue.end(), end
+            addressee = re.match(r"\s+to\s+", text[end:])
+            if addressee:
+                start = end + addressee.end()
+                other = _name_tokens(text, start, lowercase_ok=False, max_tokens=3)
+                if other > start and self._name_word(text[start:other].split()[0]):
+                    yield start, other
+
+    def _address_owners(self, text):
+        locals_ = set()
+        for match in _EMAIL.finditer(text):
+            local = match.group().split("@", 1)[0]
+            if local.lower() not in ROLE_MAILBOXES and len(_folded(local)) >= 5:
+                locals_.add(_folded(local))
+        if not locals_:
+            return
+        words = list(re.finditer(r"[^\W\d_][\w'’-]*\.?", text))
+        for i in range(len(words)):
+            folded = ""
+            for j in range(i, min(i + 4, len(words))):
+                if j > i and not re.fullmatch(r"[ \t]+", text[words[j - 1].end() : words[j].start()]):
+                    break
+                folded += _folded(words[j].group())
+                if folded in locals_ and (j > i or self._name_word(words[i].group().rstrip("."))):
+                    yield words[i].start(), words[j].end() - words[j].group().endswith(".")
+                    break
 
 
 _PLACE_PREFIXES = _word_list("place_prefixes")

@@ -334,6 +334,48 @@ def test_the_verb_of_a_purchase_notification_does_not_turn_it_into_a_name(masker
     assert found(masker, "Gregory P. Purchased a Walnut Side Table") == []
 
 
+def test_the_speakers_of_a_dialogue_are_names(masker):
+    text = "Zofka: Where were you all night?\nGideon: Out. Don't ask me."
+    people = [value for value, kind in found(masker, text) if kind == "PERSON"]
+    assert {"Zofka", "Gideon"} <= set(people)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Colour: Sage green\nSize: M\nCare: you can machine wash it",
+        "Question: Do you ship abroad?\nAnswer: Yes, we ship to 40 countries.",
+        "Note: prices include VAT.",
+    ],
+)
+def test_labels_with_a_colon_are_not_dialogue_speakers(masker, text):
+    assert "PERSON" not in types_of(masker, text)
+
+
+def test_a_name_inverted_after_a_quotation_is_a_name(masker):
+    people = [v for v, k in found(masker, "“You're late again!” shouted Oyelowo to Branwen") if k == "PERSON"]
+    assert {"Oyelowo", "Branwen"} <= set(people)
+    assert "PERSON" not in types_of(masker, '"Best coat I own," said the editor of Style Weekly.')
+    assert "PERSON" not in types_of(masker, '"Warmest Coat Ever," said Everyone at Harbour & Co.')
+
+
+def test_the_words_an_e_mail_address_is_made_of_are_the_owners_name(masker):
+    text = "hanna k. ruud\nbookkeeper\ne-mail: hannakruud@example.org"
+    assert ("hanna k. ruud", "PERSON") in found(masker, text)
+    text = "Ørjan Bækkelund wrote from orjanbaekkelund@example.net"
+    assert ("Ørjan Bækkelund", "PERSON") in found(masker, text)
+    # A role mailbox names no one; words that do not make up the address stay.
+    assert "PERSON" not in types_of(masker, "Customer care team: write to customercare@example.com")
+    assert "PERSON" not in types_of(masker, "Winter sale news from winter.sale@example.com")
+
+
+def test_the_line_above_a_street_address_is_its_addressee_when_it_reads_as_a_name(masker):
+    letter = "Marit Holloway\n\n44 Sandpiper Road\nFlat 2\nBRIGHTWELL"
+    assert ("Marit Holloway", "PERSON") in found(masker, letter)
+    shop = "Garden Centre Opening Hours\n12 Market Street\nFlat 1"
+    assert "PERSON" not in types_of(masker, shop)
+
+
 def test_names_listed_beside_a_name_and_repeated_later_are_masked_too(masker):
     spans = found(masker, "The founders: Thorsten Kleemeyer, Lindqvist and Okonkwo. Later Kleemeyer left.")
     names = [value for value, kind in spans if kind == "PERSON"]
