@@ -716,7 +716,10 @@ class StreetAddressRecognizer(RegexRecognizer):
             end = words_end
             second_number = False
             if words == match.group("words") and match.group("num2"):
-                end, second_number = match.end("num2"), True
+                counted = re.match(r"[ \t]+([^\W\d_]+)", text[match.end("num2") :])
+                # "… Flapper Dress 12 minutes ago", "IN THE PAST 24 HOURS": a count, not a house number.
+                if not (counted and counted.group(1).lower() in _NOT_STREET_WORDS):
+                    end, second_number = match.end("num2"), True
             unit = _UNIT_AFTER.match(text, end)
             if unit:
                 end = unit.end()
