@@ -530,10 +530,8 @@ class PersonalEventDateRecognizer(RegexRecognizer):
     def find(self, text, nlp_artifacts):
         for day in _PERSONAL_WEEKDAY.finditer(text):
             before = text[max(0, day.start() - 80) : day.start()]
-            event = None
-            for event in _PERSONAL_EVENT.finditer(before):  # noqa: B007 (the last one counts)
-                pass
-            if event is None or _CLAUSE_BREAK.search(before[event.end() :]):
+            events = list(_PERSONAL_EVENT.finditer(before))
+            if not events or _CLAUSE_BREAK.search(before[events[-1].end() :]):
                 continue
             yield day.start(1), day.end(), LIKELY
 
