@@ -518,7 +518,7 @@ _CLAUSE_BREAK = re.compile(
 
 class PersonalEventDateRecognizer(RegexRecognizer):
     """A weekday that dates a person's own movements or appointments: "Ms. Ito flew to Oslo on
-    Tuesday morning", "we'll meet Thursday at the café", "my appointment is on Friday". A person
+    Tuesday morning", "we could meet Thursday after work", "my appointment is on Friday". A person
     (a personal pronoun or a title with a name) and a verb of travel or meeting, or a possessive
     appointment noun, stand before it in the same clause.
 
@@ -679,7 +679,7 @@ _NAMED_STREET = re.compile(
 
 
 def _street_name_before(text: str, start: int) -> int:
-    """Start of the capitalised street name that ends right before `start` ("Via Tasso", "C/ Mayor")."""
+    """Start of the capitalised street name that ends right before `start` ("Via Roma", "C/ Mayor")."""
     for word in reversed(list(re.finditer(r"\S+", text[max(0, start - 50) : start]))):
         value = word.group()
         if "\n" in text[max(0, start - 50) + word.end() : start]:
@@ -715,7 +715,7 @@ class StreetAddressRecognizer(RegexRecognizer):
             second_number = False
             if words == match.group("words") and match.group("num2"):
                 counted = re.match(r"[ \t]+([^\W\d_]+)", text[match.end("num2") :])
-                # "… Flapper Dress 12 minutes ago", "IN THE PAST 24 HOURS": a count, not a house number.
+                # "… Wrap Skirt 9 minutes ago", "IN THE LAST 48 HOURS": a count, not a house number.
                 if not (counted and counted.group(1).lower() in _NOT_STREET_WORDS):
                     end, second_number = match.end("num2"), True
             unit = _UNIT_AFTER.match(text, end)
@@ -733,7 +733,7 @@ class StreetAddressRecognizer(RegexRecognizer):
                 continue  # "at 5 Guys" – a bare small number with a cue is too weak
             start = match.start()
             if words.islower() and all(_street_word(word) for word in words.split()):
-                # "lives on Via Tasso 129 street": the name stands before the number.
+                # "a flat on Via Roma 18 street": the name stands before the number.
                 start = _street_name_before(text, start)
             found.append((start, _extend_address(text, end), CONFIDENT))
         for match in _NAMED_STREET.finditer(text):
@@ -841,7 +841,7 @@ _NAME_CUE = re.compile(
     r"i\s+am\s+called|dear|signed|(?:regards|sincerely|best|thanks|cheers),?(?=\s*\n)|"
     r"user\s*:|customer\s*:|client\s*:|patient\s*:|from\s*:|to\s*:|contact\s*:|attn\.?:?|c/o|"
     r"beneficiary|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder|"
-    # The answer to a question for the name: "What's your last name? Okafor".
+    # The answer to a question for the name: "Could you give me your surname? Okafor".
     r"(?:your|the|his|her)\s+(?:(?:first|last|full|family|given|middle)\s+)?(?:name|surname)\s*\?)\s*",
     re.IGNORECASE,
 )

@@ -87,10 +87,10 @@ def test_an_allowed_term_inside_a_longer_name_does_not_unmask_the_name(masker):
     "text",
     [
         "Hurry! Limited Time offer: Shop Now, ends Friday.",
-        "Sale ends today at midnight. Only 3 left in stock!",
+        "Sale ends today at midnight. Just 4 jackets remain!",
         "LAST DAY - UP TO 60% OFF - ENDS IN: 12 HRS 40 MINS",
-        "No thanks, I'll pay full price.",
-        "Free Shipping On Orders Over $50 This Weekend Only",
+        "Nope, I prefer paying more for my candles.",
+        "Free Delivery When You Spend $60 Until Sunday",
         "Back in stock this Monday: the Velvet Matte Lipstick in Rose Gold.",
         "Offer valid until 30 November. Use code SAVE20 at checkout.",
         "Questions? Email support@example.com or call 1-800-555-0199.",
@@ -139,7 +139,7 @@ def test_phone_recognizer_national_numbers_need_a_cue_or_a_phone_grouping(masker
     assert found(masker, "reach her at 030 1234 5678 (mobile)") == [("030 1234 5678", "PHONE")]
     assert found(masker, "Office +44 20 7946 0958 ext 12") == [("+44 20 7946 0958 ext 12", "PHONE")]
     assert found(masker, "(555) 301-4477") == [("(555) 301-4477", "PHONE")]  # grouped like a phone
-    assert found(masker, "Only 16531 items left in stock!") == []
+    assert found(masker, "Only 48213 mugs remain in the warehouse!") == []
     assert found(masker, "Order 3 for 2500500 points") == []
 
 
@@ -176,7 +176,7 @@ def test_date_recognizer_masks_calendar_dates_with_a_year_but_not_generic_dates(
     assert found(masker, "Logged at 2021-11-03 14:22:05 by the desk") == [("2021-11-03 14:22:05", "DATE")]
     assert found(masker, "They married in 1994.") == [("1994", "DATE")]
     assert found(masker, "Ends tonight! Order by Thursday, delivery next week.") == []
-    assert found(masker, "2049 sold in the last 7 days") == []
+    assert found(masker, "3187 bought over the past 5 days") == []
 
 
 @pytest.mark.parametrize(
@@ -227,7 +227,7 @@ def test_street_address_recognizer_follows_multinational_formats_across_lines(ma
         or "Ringvägen 118" in found(masker, "Our office: Ringvägen 118 Lgh 1201, Stockholm")[0][0]
     )
     assert types_of(masker, "PO Box 4410\nWellington 6140") == {"STREET_ADDRESS"}
-    assert found(masker, "listed his top 20 songs for the magazine") == []
+    assert found(masker, "ranked his 30 favourite albums for a blog") == []
     assert found(masker, "Arrives in 3 days. 2 Pack Cotton Socks") == []
 
 
@@ -248,11 +248,11 @@ def test_street_names_before_a_lower_case_street_word_or_without_a_number(masker
     "text",
     [
         "Shop the look in New York Street Style tees",
-        "Free shipping on Orders over 40 street-wear items",
+        "Gift wrapping on Orders over 40 street-wear items",
         "Stream it on Abbey Road-inspired vinyl",
         "Only 3 street lamps left",
         "Ada bought a 1970s Velvet Wrap Dress 8 minutes ago",
-        "120 SOLD IN THE LAST 24 HOURS",
+        "85 ORDERED IN THE PAST 12 HOURS",
     ],
 )
 def test_street_words_in_product_copy_are_not_addresses(masker, text):
@@ -315,7 +315,7 @@ def test_lists_of_things_without_a_role_noun_for_people_are_not_names(masker, te
 @pytest.mark.parametrize(
     ("text", "name"),
     [
-        ("Agent: What's your last name? Customer: Abernethy", "Abernethy"),
+        ("Agent: May I have your surname? Customer: Abernethy", "Abernethy"),
         ("What is your full name? Oyelaran T Mbeki", "Oyelaran T Mbeki"),
     ],
 )
