@@ -124,6 +124,7 @@ class Masker:
         self.nlp = nlp
         self.threshold = threshold
         self.allow_list = tuple(sorted({term.strip() for term in allow_list if term.strip()}, key=len))
+        self._allowed_values = frozenset(_normalise(term) for term in self.allow_list)
         self._allowed = (
             re.compile(
                 r"(?<!\w)(?:" + "|".join(re.escape(t) for t in reversed(self.allow_list)) + r")(?!\w)",
@@ -133,7 +134,7 @@ class Masker:
             else None
         )
         registry = RecognizerRegistry(supported_languages=["en"])
-        lexicon = r.Lexicon.for_pipeline(nlp)
+        lexicon = self._lexicon = r.Lexicon.for_pipeline(nlp)
         for recognizer in (
             r.NerPersonRecognizer(lexicon),
             r.NameRecognizer(lexicon),
@@ -146,9 +147,12 @@ class Masker:
             r.AccountIdRecognizer(),
             r.DateOfBirthRecognizer(),
             r.CalendarDateRecognizer(),
+            r.PersonalEventDateRecognizer(),
             r.StreetAddressRecognizer(),
             r.PostcodeRecognizer(),
             r.NameInContextRecognizer(),
+            r.PeopleListRecognizer(),
+            r.SpeakerAndSenderRecognizer(lexicon),
         ):
             registry.add_recognizer(recognizer)
         self._engine = _SharedSpacyEngine(nlp)
@@ -189,23 +193,28 @@ class Masker:
         spans = [_strip(text, start, end, kind) for start, end, kind in spans]
         spans = [span for span in spans if span[1] > span[0]]
         spans = [span for span in spans if not (span[2] == r.PERSON and not _plausible_name(text, *span[:2]))]
+        spans += _addressees(text, spans, self._lexicon.first_names)
         spans = self._drop_allowed(text, spans)
         spans += _repeated_names(text, [s for s in spans if s[2] == r.PERSON])
-        return _merge(spans)
+        return _merge(self._drop_allowed(text, spans))
 
     def _drop_allowed(self, text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-        """Brand and product names on the allow-list are never masked, whatever recognised them."""
+        """Brand and product names on the allow-list are never masked, whatever recognised them.
+
+        A name or address span is dropped only when it *is* an allowed term (case and whitespace
+        aside): "Ford" on the list leaves "Harrison Ford" masked, the whole of it. Other values
+        (numbers, dates) are dropped when they lie inside an allowed term ("Series 2049")."""
         if self._allowed is None:
             return spans
         allowed = [(m.start(), m.end()) for m in self._allowed.finditer(text)]
         kept = []
         for start, end, kind in spans:
-            overlapping = [(a, b) for a, b in allowed if a < end and start < b]
-            if not overlapping or (
-                kind not in (r.PERSON, r.STREET_ADDRESS, r.POSTCODE)
-                and not any(a <= start and end <= b for a, b in overlapping)
-            ):
-                kept.append((start, end, kind))
+            if kind in (r.PERSON, r.STREET_ADDRESS, r.POSTCODE):
+                if _normalise(text[start:end]) in self._allowed_values:
+                    continue
+            elif any(a <= start and end <= b for a, b in allowed):
+                continue
+            kept.append((start, end, kind))
         return kept
 
     # --- Masking --------------------------------------------------------------------------------
@@ -263,6 +272,37 @@ def _plausible_name(text: str, start: int, end: int) -> bool:
     if len(words) > 1 and value.isupper():  # "SHOP NOW", "LIMITED TIME"
         return False
     return not any(word.lower() in ("sale", "offer", "off", "free", "now", "today") for word in words)
+
+
+_NAME_LINE = re.compile(r"[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){1,3}")
+
+
+def _addressees(
+    text: str, spans: list[tuple[int, int, str]], first_names: frozenset[str]
+) -> list[tuple[int, int, str]]:
+    """The line right above a street address that starts a line is its addressee when it reads as a
+    name: two to four capitalised words, the first a given name ("Mara Quist", then "12 Elm Road")."""
+    found = []
+    for start, _, kind in spans:
+        line_start = text.rfind("\n", 0, start) + 1
+        if kind != r.STREET_ADDRESS or not line_start or text[line_start:start].strip():
+            continue
+        above = text[:line_start].rstrip(" \t\n")  # one blank line between is fine
+        if text[len(above) : line_start].count("\n") > 2:
+            continue
+        line_begin = above.rfind("\n") + 1
+        line = _NAME_LINE.fullmatch(above[line_begin:].strip(" \t,"))
+        if not line:
+            continue
+        words = line.group().split()
+        if (
+            all(word[0].isupper() and not (word.isupper() and len(word) > 2) for word in words)
+            and words[0].lower() in first_names
+            and not any(word.lower().strip(".") in r.NOT_NAMES for word in words)
+        ):
+            begin = line_begin + len(above[line_begin:]) - len(above[line_begin:].lstrip(" \t"))
+            found.append((begin, begin + len(line.group()), r.PERSON))
+    return found
 
 
 def _repeated_names(text: str, people: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

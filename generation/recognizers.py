@@ -10,6 +10,7 @@ precedes it. The cue-word lists below are general language, not examples from an
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -487,6 +488,54 @@ class CalendarDateRecognizer(RegexRecognizer):
             yield match.start(1), match.end(1), LIKELY
 
 
+_WEEKDAY = (
+    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?-i:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.)"
+)
+_DAYPART = r"(?:\s+(?:morning|afternoon|evening|night|noon|lunchtime))?"
+_PERSONAL_WEEKDAY = re.compile(
+    rf"\b(?:(?:on|next|this|last|coming|until|till|by|from)\s+)?(?:the\s+)?({_WEEKDAY}){_DAYPART}\b",
+    re.IGNORECASE,
+)
+_EVENT_SUBJECT = (
+    r"(?:\b(?:i|we|he|she|they)(?:['’](?:ll|d|m|re|ve|s))?"
+    r"|(?<![\w.])(?:mr|mrs|ms|miss|mx|dr|prof)\.?\s+[^\W\d_][\w'’-]*)"
+)
+_EVENT_AUX = (
+    r"(?:\s+(?:will|shall|would|can|could|must|should|am|are|is|was|were|have|has|had|be|been|"
+    r"not|never|also|just|already|finally|then|only|usually|always|going\s+to|gonna|want\s+to|plan\s+to|"
+    r"planning\s+to|hope\s+to|need\s+to|will\s+be|'ll\s+be|’ll\s+be))*"
+)
+_PERSONAL_EVENT = re.compile(
+    rf"{_EVENT_SUBJECT}{_EVENT_AUX}\s+(?:{_words(*_word_list('personal_event_verbs'))})\b"
+    rf"|\b(?:my|our|his|her|their)\s+(?:\w+\s+)?(?:{_words(*_word_list('personal_event_nouns'))})\b",
+    re.IGNORECASE,
+)
+# The clause ends at sentence punctuation, a line break or a new clause ("…, but the sale ends Friday").
+_CLAUSE_BREAK = re.compile(
+    r"[!?;\n]|\.(?:\s|$)|,\s*(?:but|and|while|so)\b|\b(?:sale|offer|deal|ends?|ending)\b", re.IGNORECASE
+)
+
+
+class PersonalEventDateRecognizer(RegexRecognizer):
+    """A weekday that dates a person's own movements or appointments: "Ms. Ito flew to Oslo on
+    Tuesday morning", "we could meet Thursday after work", "my appointment is on Friday". A person
+    (a personal pronoun or a title with a name) and a verb of travel or meeting, or a possessive
+    appointment noun, stand before it in the same clause.
+
+    Weekdays in shop copy ("ends Friday", "order by Thursday", "arrives Monday") have no such
+    person and event, and stay visible as SPEC §5 requires."""
+
+    ENTITY = DATE
+
+    def find(self, text, nlp_artifacts):
+        for day in _PERSONAL_WEEKDAY.finditer(text):
+            before = text[max(0, day.start() - 80) : day.start()]
+            events = list(_PERSONAL_EVENT.finditer(before))
+            if not events or _CLAUSE_BREAK.search(before[events[-1].end() :]):
+                continue
+            yield day.start(1), day.end(), LIKELY
+
+
 # --- Postal addresses and postcodes ----------------------------------------------------------------
 
 # Street types (USPS suffixes and their common abbreviations) and the endings street names take in
@@ -621,6 +670,29 @@ def _extend_address(text: str, end: int) -> int:
     return end
 
 
+_STREET_ABBREVIATION = re.compile(r"[A-Z][a-z]{0,2}[./]$")
+# A street without a number after a preposition of place: "shows on Halden Bridge Street".
+_NAMED_STREET = re.compile(
+    r"\b(?:on|in|at|along|off|near|down|up)\s+(?P<street>(?:[A-Z][\w'’-]+\s+){1,3}"
+    r"(?:Street|Road|Avenue|Lane|Boulevard|Drive|Terrace|Crescent))\b(?![ \t]+[A-Z]|['’-])",
+)
+
+
+def _street_name_before(text: str, start: int) -> int:
+    """Start of the capitalised street name that ends right before `start` ("Via Roma", "C/ Mayor")."""
+    for word in reversed(list(re.finditer(r"\S+", text[max(0, start - 50) : start]))):
+        value = word.group()
+        if "\n" in text[max(0, start - 50) + word.end() : start]:
+            break
+        capitalised = value[0].isupper() or not value[0].isascii()
+        if not (_STREET_ABBREVIATION.match(value) or (capitalised and re.fullmatch(_WORD, value))):
+            break
+        if _is_stopword(value):
+            break
+        start = max(0, start - 50) + word.start()
+    return start
+
+
 class StreetAddressRecognizer(RegexRecognizer):
     """Postal addresses in the formats of many countries: "12 High Street", "Rantatie 14 Apt. 5",
     "Rue de la Paix 3", "PO Box 120", with the lines that follow (town, region, postcode, country).
@@ -642,7 +714,10 @@ class StreetAddressRecognizer(RegexRecognizer):
             end = words_end
             second_number = False
             if words == match.group("words") and match.group("num2"):
-                end, second_number = match.end("num2"), True
+                counted = re.match(r"[ \t]+([^\W\d_]+)", text[match.end("num2") :])
+                # "… Wrap Skirt 9 minutes ago", "IN THE LAST 48 HOURS": a count, not a house number.
+                if not (counted and counted.group(1).lower() in _NOT_STREET_WORDS):
+                    end, second_number = match.end("num2"), True
             unit = _UNIT_AFTER.match(text, end)
             if unit:
                 end = unit.end()
@@ -656,7 +731,13 @@ class StreetAddressRecognizer(RegexRecognizer):
                 continue
             if not (street or second_number or unit) and re.fullmatch(r"\d{1,2}", match.group("num")):
                 continue  # "at 5 Guys" – a bare small number with a cue is too weak
-            found.append((match.start(), _extend_address(text, end), CONFIDENT))
+            start = match.start()
+            if words.islower() and all(_street_word(word) for word in words.split()):
+                # "a flat on Via Roma 18 street": the name stands before the number.
+                start = _street_name_before(text, start)
+            found.append((start, _extend_address(text, end), CONFIDENT))
+        for match in _NAMED_STREET.finditer(text):
+            found.append((match.start("street"), match.end("street"), LIKELY))
         for match in _STREET_NAME_FIRST.finditer(text):
             if not _street_word(match.group("words")):
                 continue
@@ -759,7 +840,9 @@ _NAME_CUE = re.compile(
     r"(?<![\w])(?:my\s+name\s+is|name\s+is|names?\s*:|full\s+name\s*:|named|called|call\s+me|"
     r"i\s+am\s+called|dear|signed|(?:regards|sincerely|best|thanks|cheers),?(?=\s*\n)|"
     r"user\s*:|customer\s*:|client\s*:|patient\s*:|from\s*:|to\s*:|contact\s*:|attn\.?:?|c/o|"
-    r"beneficiary|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder)\s*",
+    r"beneficiary|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder|"
+    # The answer to a question for the name: "Could you give me your surname? Okafor".
+    r"(?:your|the|his|her)\s+(?:(?:first|last|full|family|given|middle)\s+)?(?:name|surname)\s*\?)\s*",
     re.IGNORECASE,
 )
 _WEAK_NAME_CUE = re.compile(
@@ -840,6 +923,62 @@ class NameInContextRecognizer(RegexRecognizer):
             end = _name_tokens(text, match.end(), lowercase_ok=True)
             if end > match.end():
                 yield match.end(), _suffix_end(text, end), CONFIDENT
+
+
+_LIST_NAME = r"[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?"
+_NAME_LIST = rf"(?P<list>{_LIST_NAME}(?:[ \t]*,[ \t]*{_LIST_NAME})*,?[ \t]+(?:and|&)[ \t]+{_LIST_NAME})"
+_ROLE = rf"(?:{_words(*_word_list('person_role_nouns'))})"
+_ROLE_BEFORE_LIST = re.compile(
+    rf"\b{_ROLE}(?:[ \t]*[:,\u2013\u2014-]|[ \t]+(?:are|were|was|is|include|included|including|namely))"
+    rf"[ \t]*{_NAME_LIST}(?![\w'’-])",
+    re.IGNORECASE,
+)
+_ROLE_AFTER_LIST = re.compile(
+    rf"(?<![\w'’-]){_NAME_LIST}[ \t]+(?:are|were|became|have\s+been|had\s+been|remain|remained)"
+    rf"[ \t]+(?:[\w-]+[ \t]+){{0,3}}?{_ROLE}\b",
+    re.IGNORECASE,
+)
+
+
+class PeopleListRecognizer(RegexRecognizer):
+    """Lists of capitalised words that a role noun says are people: "the founders: Okafor, Lindqvist
+    and Brandt", "Hale and Baker were session musicians". The names may be English words too
+    ("Baker", "Mason"); the role noun is the evidence. Lists of things ("Ingredients: Salt, Sugar and
+    Flour", "Black and White were bestsellers") have no role noun for people."""
+
+    ENTITY = PERSON
+
+    def find(self, text, nlp_artifacts):
+        for pattern in (_ROLE_BEFORE_LIST, _ROLE_AFTER_LIST):
+            for match in pattern.finditer(text):
+                members = _list_members(match.group("list"))
+                if all(_list_member(value) for _, _, value in members):
+                    offset = match.start("list")
+                    for start, end, _ in members:
+                        yield offset + start, offset + end, CONFIDENT
+
+
+_LIST_SEPARATOR = re.compile(r"[ \t]*,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+", re.IGNORECASE)
+
+
+def _list_members(value: str) -> list[tuple[int, int, str]]:
+    members, position = [], 0
+    for separator in _LIST_SEPARATOR.finditer(value):
+        members.append((position, separator.start(), value[position : separator.start()]))
+        position = separator.end()
+    members.append((position, len(value), value[position:]))
+    return members
+
+
+def _list_member(value: str) -> bool:
+    words = value.split()
+    return all(
+        word[0].isupper()
+        and not (word.isupper() and len(word) > 1)
+        and word.lower() not in NOT_NAMES
+        and not _is_stopword(word)
+        for word in words
+    )
 
 
 class Lexicon:
@@ -1085,6 +1224,99 @@ class NameRecognizer(EntityRecognizer):
         return False
 
 
+_SPEAKER_LINE = re.compile(
+    r"^[ \t>]*(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)[ \t]*:[ \t]*(?P<speech>[^\n]+)",
+    re.MULTILINE,
+)
+_SPEECH = re.compile(r"[\"“”?]|\b(?:I|I['’]m|me|my|you|your|we|us)\b")
+_SPEECH_CUE = re.compile(
+    r"(?<=[!?,.\"“”’'])[\"“”’']?\s+(?:said|asked|replied|answered|shouted|whispered|cried|sighed|added)\s+",
+    re.IGNORECASE,
+)
+_FOLD = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ł": "l", "ı": "i", "þ": "th"})
+
+
+def _folded(value: str) -> str:
+    """Lower-case ASCII letters only: "Jørgensen" -> "jorgensen", "M." -> "m"."""
+    value = unicodedata.normalize("NFKD", value.lower().translate(_FOLD))
+    return "".join(char for char in value if "a" <= char <= "z")
+
+
+class SpeakerAndSenderRecognizer(EntityRecognizer):
+    """Names that context gives away, with no cue word before them:
+
+    * the speakers of a dialogue ("Ana: Where were you?" / "Ben: I told you."), two or more lines
+      of a name and a colon whose text is speech (a question, quotes, "I", "you");
+    * a name inverted after a quotation ("… jealous!" said Maslow to Irena);
+    * the words an e-mail address of the text is made of ("hanna k. ruud" beside
+      hannakruud@example.com): people write their name into their address.
+    """
+
+    def __init__(self, lexicon: Lexicon):
+        super().__init__(
+            supported_entities=[PERSON], name="SpeakerAndSenderRecognizer", supported_language="en"
+        )
+        self.lexicon = lexicon
+
+    def load(self) -> None:
+        pass
+
+    def _name_word(self, word: str) -> bool:
+        lowered = word.lower()
+        if lowered in NOT_NAMES or _is_stopword(word):
+            return False
+        return lowered in self.lexicon.first_names or lowered not in self.lexicon.english_words
+
+    def analyze(self, text, entities, nlp_artifacts):
+        spans = (
+            list(self._speakers(text)) + list(self._inverted_speech(text)) + list(self._address_owners(text))
+        )
+        return [RecognizerResult(PERSON, start, end, LIKELY) for start, end in spans]
+
+    def _speakers(self, text):
+        lines = [
+            line
+            for line in _SPEAKER_LINE.finditer(text)
+            if all(word[0].isupper() and self._name_word(word) for word in line.group("name").split())
+        ]
+        if len(lines) < 2 or not any(_SPEECH.search(line.group("speech")) for line in lines):
+            return
+        for line in lines:
+            yield line.start("name"), line.end("name")
+
+    def _inverted_speech(self, text):
+        for cue in _SPEECH_CUE.finditer(text):
+            end = _name_tokens(text, cue.end(), lowercase_ok=False, max_tokens=3)
+            if end == cue.end() or not self._name_word(text[cue.end() : end].split()[0]):
+                continue
+            yield cue.end(), end
+            addressee = re.match(r"\s+to\s+", text[end:])
+            if addressee:
+                start = end + addressee.end()
+                other = _name_tokens(text, start, lowercase_ok=False, max_tokens=3)
+                if other > start and self._name_word(text[start:other].split()[0]):
+                    yield start, other
+
+    def _address_owners(self, text):
+        locals_ = set()
+        for match in _EMAIL.finditer(text):
+            local = match.group().split("@", 1)[0]
+            if local.lower() not in ROLE_MAILBOXES and len(_folded(local)) >= 5:
+                locals_.add(_folded(local))
+        if not locals_:
+            return
+        words = list(re.finditer(r"[^\W\d_][\w'’-]*\.?", text))
+        for i in range(len(words)):
+            folded = ""
+            for j in range(i, min(i + 4, len(words))):
+                if j > i and not re.fullmatch(r"[ \t]+", text[words[j - 1].end() : words[j].start()]):
+                    break
+                folded += _folded(words[j].group())
+                if folded in locals_ and (j > i or self._name_word(words[i].group().rstrip("."))):
+                    yield words[i].start(), words[j].end() - words[j].group().endswith(".")
+                    break
+
+
 _PLACE_PREFIXES = _word_list("place_prefixes")
 
 
@@ -1159,6 +1391,17 @@ class NerPersonRecognizer(NameRecognizer):
             return ordinary <= strong
         return len(tokens) > 1 and all(self._given(t) for t in tokens)
 
+    def _leading_ordinary(self, token, following) -> bool:
+        """A greeting or verb the model took along before a given name: "Meet Anna Berg"."""
+        return self._given(following) and (
+            token.lower_ in NOT_NAMES
+            or (
+                token.pos_ in ("VERB", "AUX", "INTJ")
+                and self.lexicon.is_word(token)
+                and not self._given(token)
+            )
+        )
+
     def analyze(self, text, entities, nlp_artifacts):
         doc = nlp_artifacts.tokens
         results = []
@@ -1166,7 +1409,19 @@ class NerPersonRecognizer(NameRecognizer):
             if ent.label_ not in ("PERSON", "PER"):
                 continue
             tokens = [t for t in ent if not t.is_punct]
-            while tokens and not tokens[0].text[:1].isupper():  # "ex-Beatle Ostrowski"
+            # "ex-Beatle Ostrowski"; a speaker's label the tokenizer glued on ('Anna:"I\'m Ben\'s').
+            while tokens and not (
+                tokens[0].text[:1].isupper()
+                and (_NAME_WORD.fullmatch(tokens[0].text) or self._initial(tokens[0]))
+            ):
+                tokens.pop(0)
+            # "Tomas K. Purchased a …": the notification's verb is not part of the name; nor is "'s".
+            while len(tokens) > 1 and (
+                _PURCHASE.fullmatch(tokens[-1].text) or tokens[-1].lower_ in ("'s", "’s")
+            ):
+                tokens.pop()
+            # A verb or greeting the model took along at the start: "Meet Anna Berg", "Thanks Anna".
+            while len(tokens) > 1 and self._leading_ordinary(tokens[0], tokens[1]):
                 tokens.pop(0)
             whole = len(tokens)
             heading = _in_heading(doc, ent)
