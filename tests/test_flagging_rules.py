@@ -354,10 +354,10 @@ def test_new_and_changed_exaggeration_rules_catch(text, rule):
         ("Our popular tote now comes in green.", "exaggeration.puffery"),
         ("A famous view of the harbour from the terrace.", "exaggeration.puffery"),
         # a ranked place is not an absolute superlative
-        ("The fourth-tallest tower in the world.", "exaggeration.superlative_absolute"),
+        ("The third-largest bakery chain in the world.", "exaggeration.superlative_absolute"),
         ("The second largest lake in the country.", "exaggeration.superlative_absolute"),
         # a quantity comparison is not a simile
-        ("Propane weighs more than air.", "exaggeration.hyperbole"),
+        ("Helium weighs less than air.", "exaggeration.hyperbole"),
         # negated on the verb it modifies
         ("This offer won't last forever.", "exaggeration.absolute_guarantee"),
         ("Rest and let the body cure itself.", "exaggeration.miracle_cure"),

@@ -105,7 +105,7 @@ def qualified_superlative(doc: Doc, span: Span) -> bool:
         return True
     if words and words[-1] in {"at", "among"}:
         return True
-    # a ranked place, not first: "the fourth-tallest tower", "the second largest city"
+    # a ranked place, not first: "the third-largest bakery", "the second biggest city"
     if any(word in _ORDINALS for word in words[-2:]):
         return True
     # "best before", "best regards", "best wishes", "best practice", "best-seller lists" are fixed phrases.
