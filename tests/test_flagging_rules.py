@@ -338,7 +338,7 @@ def test_floods_and_endless_words_are_read_without_crashing(text):
         ("A critically acclaimed cookbook.", "exaggeration.puffery"),
         ("Meet the legend of British denim.", "exaggeration.puffery"),
         ("The self-proclaimed experts got it wrong.", "exaggeration.contentious_label"),
-        ("The old owners were brutal to staff.", "exaggeration.contentious_label"),
+        ("The old owners were bigots.", "exaggeration.contentious_label"),
         ("The brand touted its drink as a cure for boredom.", "exaggeration.loaded_verb"),
         ("Wisely, we never changed the recipe.", "exaggeration.editorializing"),
     ],
