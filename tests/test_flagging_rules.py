@@ -63,6 +63,31 @@ CONTRASTIVE_PAIRS = [
     ("exaggeration", "A legendary taste you won't forget.", "A dark roast with notes of cocoa."),
     ("exaggeration", "100% effective against limescale.", "Removes limescale from kettles; use monthly."),
     ("exaggeration", "Lasts forever.", "Tested for 10,000 opening cycles."),
+    ("exaggeration", "A hugely popular range of garden lamps.", "A range of garden lamps with 12 designs."),
+    (
+        "exaggeration",
+        "Unlike those notorious discount chains, we pay fairly.",
+        "We pay every grower the same rate.",
+    ),
+    (
+        "exaggeration",
+        "Luckily, our founder kept the original recipe.",
+        "Our founder kept the original recipe.",
+    ),
+    (
+        "exaggeration",
+        "Tests revealed that rival pans scratch easily.",
+        "Our pans passed a 5,000-cycle scratch test.",
+    ),
+    ("exaggeration", "Critics derided the old model, so we rebuilt it.", "We rebuilt the old model in 2025."),
+    ("exaggeration", "A prestigious label for discerning drinkers.", "A label founded in 1998 in Porto."),
+    ("exaggeration", "Our so-called rivals copy our designs.", "Other brands sell similar designs."),
+    ("exaggeration", "The pillow is lighter than a feather.", "The pillow weighs 400 g."),
+    (
+        "unverifiable",
+        "Our opponent voted against the clean-water bill.",
+        "Our candidate will hold a town hall on Friday.",
+    ),
     ("unverifiable", "Clinically proven to reduce wrinkles.", "Contains 2% retinol."),
     ("unverifiable", "9 out of 10 dentists recommend it.", "Contains 1,450 ppm fluoride."),
     ("unverifiable", "73% of users slept better.", "The pillow is 12 cm high."),
@@ -301,3 +326,53 @@ def test_a_claim_matches_whole_words_only():
 def test_floods_and_endless_words_are_read_without_crashing(text):
     for flag in find_flags(text):
         assert text[flag.start : flag.end] == flag.text
+
+
+# --- changed and new exaggeration rules: what they catch and what they leave alone ----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("Our world-famous fudge is back.", "exaggeration.puffery"),
+        ("A critically acclaimed cookbook.", "exaggeration.puffery"),
+        ("Meet the legend of British denim.", "exaggeration.puffery"),
+        ("The self-proclaimed experts got it wrong.", "exaggeration.contentious_label"),
+        ("The old owners were bigots.", "exaggeration.contentious_label"),
+        ("The brand touted its drink as a cure for boredom.", "exaggeration.loaded_verb"),
+        ("Wisely, we never changed the recipe.", "exaggeration.editorializing"),
+    ],
+)
+def test_new_and_changed_exaggeration_rules_catch(text, rule):
+    assert rule in _rules_found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # descriptive words without a booster only describe
+        ("Our popular tote now comes in green.", "exaggeration.puffery"),
+        ("A famous view of the harbour from the terrace.", "exaggeration.puffery"),
+        # a ranked place is not an absolute superlative
+        ("The third-largest bakery chain in the world.", "exaggeration.superlative_absolute"),
+        ("The second largest lake in the country.", "exaggeration.superlative_absolute"),
+        # a quantity comparison is not a simile
+        ("Helium weighs less than air.", "exaggeration.hyperbole"),
+        # negated on the verb it modifies
+        ("This offer won't last forever.", "exaggeration.absolute_guarantee"),
+        ("Rest and let the body cure itself.", "exaggeration.miracle_cure"),
+        ("The new colours will be revealed on Monday.", "exaggeration.loaded_verb"),
+        ("An unfortunate typo on the label has been fixed.", "exaggeration.editorializing"),
+    ],
+)
+def test_new_and_changed_exaggeration_rules_leave_alone(text, rule):
+    assert rule not in _rules_found(text)
+
+
+def test_loaded_language_stays_a_note_not_a_finding():
+    flags = [
+        f
+        for f in find_flags("Undoubtedly the smartest purchase.")
+        if f.rule == "exaggeration.loaded_language"
+    ]
+    assert flags and all(f.severity == "info" for f in flags)

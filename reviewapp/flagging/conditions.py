@@ -35,6 +35,9 @@ _NEGATIONS = frozenset({"not", "n't", "no", "never", "neither", "nor", "without"
 _POSSESSIVES = frozenset({"our", "my", "your", "their", "its", "his", "her"})
 _SECOND_PERSON = frozenset({"you", "your", "yours", "yourself", "u", "ya"})
 _SUPERLATIVE_QUALIFIERS = frozenset({"one", "among", "some", "few", "many"})
+_ORDINALS = frozenset(
+    "second third fourth fifth sixth seventh eighth ninth tenth 2nd 3rd 4th 5th 6th 7th 8th 9th 10th".split()
+)
 
 
 def sentence(span: Span) -> Span:
@@ -78,8 +81,9 @@ def negated(doc: Doc, span: Span) -> bool:
 
     if any(child.dep_ == "neg" and outside(child) for child in root.children):
         return True
-    # "It isn't the best": the negation sits on the copula or verb the match complements.
-    return root.dep_ in {"attr", "acomp", "oprd"} and any(
+    # "It isn't the best", "it won't last forever": the negation sits on the copula or verb the match
+    # complements or modifies.
+    return root.dep_ in {"attr", "acomp", "oprd", "advmod", "npadvmod"} and any(
         child.dep_ == "neg" and outside(child) for child in root.head.children
     )
 
@@ -100,6 +104,9 @@ def qualified_superlative(doc: Doc, span: Span) -> bool:
     if len(words) >= 2 and words[-2] in _SUPERLATIVE_QUALIFIERS and words[-1] == "of":
         return True
     if words and words[-1] in {"at", "among"}:
+        return True
+    # a ranked place, not first: "the third-largest bakery", "the second biggest city"
+    if any(word in _ORDINALS for word in words[-2:]):
         return True
     # "best before", "best regards", "best wishes", "best practice", "best-seller lists" are fixed phrases.
     following = doc[first.i + 1] if first.i + 1 < len(doc) else None
