@@ -33,11 +33,11 @@ SENTENCES = [
     "The best {product} in the world, loved by everyone who tries it.",
     "Clinically proven to work in just seven days.",
     "73% of customers saw results within a week.",
-    "Only 3 left in stock, so hurry: the offer ends tonight!",
+    "Only 3 lamps left, so hurry: the offer ends tonight!",
     "Our {product} comes in a recycled glass bottle with a pump.",
     "Free delivery on orders over 40 pounds, returns within 30 days.",
     "Made with care by a small team in Lisbon.",
-    "37 people are looking at this right now.",
+    "37 shoppers are viewing this lamp now.",
 ]
 PRODUCTS = ["serum", "trail shoe", "coffee blend", "desk lamp", "rain jacket", "face cream", "yoga mat"]
 CATEGORIES = ["exaggeration", "unverifiable", "manipulation", "pii", "sensitive_targeting"]

@@ -79,7 +79,7 @@ def test_queue_sorts_by_risk_then_by_age_when_asked(copywriter, reviewer):
 
 
 def test_queue_filters_by_flag_category_channel_and_my_claims(copywriter, reviewer, second_reviewer):
-    scarce = submit(author=copywriter, title="Scarce", body="Only 3 left in stock!", channel="sms")
+    scarce = submit(author=copywriter, title="Scarce", body="Only 3 kettles left!", channel="sms")
     best = submit(author=copywriter, title="Best", body="The best lamp in the world.", channel="email")
     plain = submit(author=copywriter, title="Plain", body=SAFE_COPY, channel="email")
     leases.claim(best, reviewer=reviewer)

@@ -100,15 +100,15 @@ CONTRASTIVE_PAIRS = [
     ("unverifiable", "We have cut our carbon emissions by half.", "We publish an annual report every March."),
     ("unverifiable", "For the first time, a serum that lasts all day.", "A serum in a 30 ml pump bottle."),
     ("unverifiable", "Our stores are powered by renewable energy.", "Our stores open at 9 am."),
-    ("manipulation", "Only 2 left in stock!", "In stock and ready to ship."),
+    ("manipulation", "Only 2 sofas left!", "Sofas in stock and ready to ship."),
     ("manipulation", "Hurry, offer ends tonight!", "Offer ends 30 November 2026 at 23:59 GMT."),
     ("manipulation", "18 people are viewing this right now.", "Free returns within 30 days."),
-    ("manipulation", "No thanks, I'd rather pay full price.", "No thanks."),
+    ("manipulation", "No thanks, I'd rather pay double.", "No thanks."),
     ("manipulation", "Sale ends in 02 hrs 14 min 09 sec", "Sale runs from 1 to 7 June."),
     ("manipulation", "Selling fast: almost sold out!", "Available in five colours."),
     ("manipulation", "Don't be left behind: join today.", "Join whenever you like."),
     ("manipulation", "Free trial, then $9.99 a month until you cancel.", "Free delivery on all orders."),
-    ("manipulation", "Your cart is reserved for 10 minutes.", "Your cart is saved in your account."),
+    ("manipulation", "Your basket is held for 15 minutes.", "Your cart is saved in your account."),
     ("manipulation", "Limited time only: 20% off sofas.", "20% off sofas until 31 May 2026."),
     ("manipulation", "Tom in Leeds just bought this lamp.", "This lamp takes an E27 bulb."),
     ("manipulation", "Last chance to save!", "Prices are listed including VAT."),
@@ -228,7 +228,7 @@ def test_html_is_read_through_and_offsets_point_into_the_original():
 
 def test_huge_input_is_parsed_in_pieces_with_offsets_intact():
     paragraph = "Plain copy about a kettle with a steel body. " * 40
-    text = (paragraph + "Only 3 left in stock! ") * 60  # ~130,000 characters
+    text = (paragraph + "Only 3 lamps left! ") * 60  # ~130,000 characters
     flags = find_flags(text)
     scarcity = [f for f in flags if f.rule == "manipulation.false_scarcity"]
     assert len(scarcity) == 60

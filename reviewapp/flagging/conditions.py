@@ -67,7 +67,7 @@ def source_nearby(doc: Doc, span: Span) -> bool:
 
 def negated(doc: Doc, span: Span) -> bool:
     """The match is negated: "not the best", "isn't guaranteed", "no miracle". A negation elsewhere in
-    the sentence ("Don't miss out, only 2 left") does not count."""
+    the sentence ("Be quick, only 2 remain") does not count."""
     start = sentence(span).start
     for token in reversed(doc[max(span.start - 3, start) : span.start]):
         if token.is_punct:
@@ -195,7 +195,7 @@ _DECLINE_WORDS = frozenset(
 
 def opt_out_label(doc: Doc, span: Span) -> bool:
     """The match reads as an opt-out label: it opens its sentence, or its sentence (or a short one just
-    before it, as in "No thanks. I'd rather …") opens with a decline word."""
+    before it, as in "No thanks. I prefer …") opens with a decline word."""
     here = sentence(span)
     first = _first_word(here)
     if first is None:
