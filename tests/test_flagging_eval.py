@@ -1,23 +1,17 @@
 """Regression guard on the dev data: no category's F1 may drop more than 0.02 below the figure the
 README records (the README table is the one source of truth; `make eval --markdown` prints it)."""
 
-import re
-from pathlib import Path
-
 import pytest
 
 from reviewapp.flagging.evaluation import DEFAULT_DATA, FILES, evaluate
+from tests.readme import figures_block
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 TOLERANCE = 0.02
 
 
 def recorded_f1() -> dict[str, float]:
-    text = README.read_text(encoding="utf-8")
-    block = re.search(r"<!-- eval-figures:start -->(.*?)<!-- eval-figures:end -->", text, re.S)
-    assert block, "README.md has no eval-figures block"
     figures = {}
-    for line in block.group(1).splitlines():
+    for line in figures_block("eval-figures").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) >= 4 and cells[0] in FILES:
             figures[cells[0]] = float(cells[3])

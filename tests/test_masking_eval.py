@@ -2,23 +2,19 @@
 README records (the README block is the one source of truth; `make eval` prints it)."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from generation.evaluate import DEFAULT_DATA, evaluate
+from tests.readme import figures_block
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 TOLERANCE = 0.02
 
 
 def recorded() -> dict[str, float]:
     """Leak measure per type and overall, and over-masking, from the README (column "all")."""
-    text = README.read_text(encoding="utf-8")
-    block = re.search(r"<!-- masking-figures:start -->(.*?)<!-- masking-figures:end -->", text, re.S)
-    assert block, "README.md has no masking-figures block"
     figures = {}
-    for line in block.group(1).splitlines():
+    for line in figures_block("masking-figures").splitlines():
         row = re.match(r"(\S+(?: \S+)?)\s+(\d\.\d{3}) \(", line)
         if row:
             figures[row.group(1)] = float(row.group(2))
