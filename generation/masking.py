@@ -174,16 +174,18 @@ class Masker:
     def find_many(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
         """Spans (start, end, type) per text, merged and non-overlapping, in text order."""
         texts = list(texts)
+        parse_copies = [_parse_copy(text) for text in texts]
         if len(texts) == 1:  # nlp.pipe's batching costs more than it saves on one text
-            docs = [self.nlp(texts[0], disable=self._skip)]
+            docs = [self.nlp(parse_copies[0], disable=self._skip)]
         else:
-            docs = self.nlp.pipe(texts, batch_size=64, disable=self._skip)
+            docs = self.nlp.pipe(parse_copies, batch_size=64, disable=self._skip)
         found = []
-        for doc in docs:
+        for text, doc in zip(texts, docs, strict=True):
             # Presidio's own conversion of a Doc into its NlpArtifacts (entities mapped to PERSON).
+            # The patterns read the text itself; the parse copy has the same length and offsets.
             artifacts = self._engine._doc_to_nlp_artifact(doc, "en")
-            results = self.analyzer.analyze(doc.text, language="en", nlp_artifacts=artifacts)
-            found.append(self._resolve(doc.text, results))
+            results = self.analyzer.analyze(text, language="en", nlp_artifacts=artifacts)
+            found.append(self._resolve(text, results))
         return found
 
     def _resolve(self, text: str, results: list[RecognizerResult]) -> list[tuple[int, int, str]]:
@@ -259,6 +261,26 @@ def _strip(text: str, start: int, end: int, kind: str) -> tuple[int, int, str]:
         if text[start:end].endswith(("'s", "’s")):
             end -= 2
     return start, end, kind
+
+
+# spaCy's tokenizer takes quadratic time over a long run without spaces ("::::…", a wall of quotes or
+# dashes): the parse copy keeps the first few symbols of a flood and blanks the rest, and breaks any
+# other very long run with a space now and then. Same length, so every offset holds for the original.
+_SYMBOL_FLOOD = re.compile(r"[^\w\s]{12,}")
+_FLOOD_KEEP = 3
+_LONG_RUN = re.compile(r"\S{64,}")
+_RUN_BREAK_EVERY = 48
+
+
+def _parse_copy(text: str) -> str:
+    """The text the spaCy pipeline reads: symbol floods blanked, endless runs broken (same length)."""
+    text = _SYMBOL_FLOOD.sub(lambda m: m.group()[:_FLOOD_KEEP] + " " * (len(m.group()) - _FLOOD_KEEP), text)
+    return _LONG_RUN.sub(
+        lambda m: "".join(
+            " " if i % _RUN_BREAK_EVERY == _RUN_BREAK_EVERY - 1 else char for i, char in enumerate(m.group())
+        ),
+        text,
+    )
 
 
 def _plausible_name(text: str, start: int, end: int) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -1202,8 +1203,11 @@ class NameRecognizer(EntityRecognizer):
         end = index + 1 if end is None else end
         if end - index > 2 or (end - index == 2 and not self._initial(doc[index + 1])):
             return False
-        sentence = doc[index].sent.text if doc.has_annotation("SENT_START") else doc.text
-        if not _PURCHASE.search(sentence):
+        sentence = _sentence_bounds(doc, index)
+        said = doc.user_data.setdefault("masking_purchase_sentences", {})
+        if sentence not in said:
+            said[sentence] = bool(_PURCHASE.search(doc[sentence[0] : sentence[1]].text))
+        if not said[sentence]:
             return False
         nxt = doc[end] if end < len(doc) else None
         if nxt is not None and _PURCHASE.match(nxt.text):
@@ -1334,16 +1338,30 @@ def _lines(doc) -> tuple[list[int], list[tuple[int, int]]]:
     return cached
 
 
-def _line_of(token):
-    line_of, bounds = _lines(token.doc)
-    start, end = bounds[line_of[token.i]]
-    return token.doc[start:end]
+def _sentence_bounds(doc, i: int) -> tuple[int, int]:
+    """Token range of the sentence token `i` stands in (the whole Doc when it has no sentence
+    boundaries). `Token.sent` and `has_annotation` walk the Doc on every call; these bounds are
+    found once per Doc."""
+    if "masking_sentence_starts" not in doc.user_data:
+        doc.user_data["masking_sentence_starts"] = (
+            [t.i for t in doc if t.is_sent_start] if doc.has_annotation("SENT_START") else [0]
+        )
+    starts = doc.user_data["masking_sentence_starts"]
+    k = max(bisect_right(starts, i) - 1, 0)
+    return starts[k], starts[k + 1] if k + 1 < len(starts) else len(doc)
 
 
 def _lowercase_line(token) -> bool:
-    line = _line_of(token)
-    words = [t for t in line[1:] if t.is_alpha and len(t) > 1 and t.lower_ != "i"]
-    return sum(t.text[0].isupper() for t in words) <= 0.1 * len(words)
+    """Whether the token's line is written in lower case: at most a tenth of its words (after the
+    first) start with a capital. Worked out once per line."""
+    line_of, bounds = _lines(token.doc)
+    line = line_of[token.i]
+    verdicts = token.doc.user_data.setdefault("masking_lowercase_lines", {})
+    if line not in verdicts:
+        start, end = bounds[line]
+        words = [t for t in token.doc[start + 1 : end] if t.is_alpha and len(t) > 1 and t.lower_ != "i"]
+        verdicts[line] = sum(t.text[0].isupper() for t in words) <= 0.1 * len(words)
+    return verdicts[line]
 
 
 def _starts_sentence(token) -> bool:
@@ -1357,9 +1375,21 @@ def _in_heading(doc, span) -> bool:
     line_of, bounds = _lines(doc)
     line_start = bounds[line_of[span.start]][0]
     line_end = bounds[line_of[span.end - 1]][1]
-    return not any(
-        t.is_alpha and t.is_lower for t in doc[line_start:line_end] if not span.start <= t.i < span.end
-    )
+    lower = _lower_words_before(doc)  # prefix counts: no walk over the line per span
+    in_line = lower[line_end] - lower[line_start]
+    in_span = lower[span.end] - lower[span.start]
+    return in_line == in_span
+
+
+def _lower_words_before(doc) -> list[int]:
+    """For every token index i (and len(doc)), how many lower-case words stand before it."""
+    counts = doc.user_data.get("masking_lower_words")
+    if counts is None:
+        counts = [0]
+        for token in doc:
+            counts.append(counts[-1] + (token.is_alpha and token.is_lower))
+        doc.user_data["masking_lower_words"] = counts
+    return counts
 
 
 class NerPersonRecognizer(NameRecognizer):

@@ -376,3 +376,31 @@ def test_loaded_language_stays_a_note_not_a_finding():
         if f.rule == "exaggeration.loaded_language"
     ]
     assert flags and all(f.severity == "info" for f in flags)
+
+
+def test_long_copy_is_cut_at_line_breaks_and_sentence_ends_into_bounded_pieces():
+    from reviewapp.flagging.engine import CHUNK_CHARS, _chunks
+
+    text = ("We planted 600 trees. " * 400 + "\n") * 3
+    pieces = list(_chunks(text))
+    assert "".join(piece for _, piece in pieces) == text
+    assert all(len(piece) <= CHUNK_CHARS for _, piece in pieces)
+    assert all(text[offset : offset + len(piece)] == piece for offset, piece in pieces)
+    assert all(piece.endswith(("\n", ". ")) for _, piece in pieces)
+
+
+def test_sentence_conditions_are_worked_out_once_per_sentence():
+    from reviewapp.flagging import conditions, default_engine
+
+    calls = []
+
+    def counting(doc, span):
+        calls.append(span.start)
+        return conditions.source_nearby.__wrapped__(doc, span)
+
+    wrapped = conditions.per_sentence(counting)
+    doc = default_engine().nlp("73% of cats, 64% of dogs and 51% of birds agree with 80% of owners.")
+    spans = [doc[i : i + 1] for i, token in enumerate(doc) if token.like_num]
+    assert len(spans) == 4
+    assert [wrapped(doc, span) for span in spans] == [False] * 4
+    assert len(calls) == 1

@@ -433,3 +433,34 @@ def test_our_recognizer_classes_do_not_shadow_presidios():
         cls.__name__ for cls in vars(r).values() if isinstance(cls, type) and cls.__module__ == r.__name__
     }
     assert not ours & set(dir(predefined))
+
+
+def test_the_parse_copy_blanks_symbol_floods_and_breaks_endless_runs_at_the_same_length():
+    text = "Call Dana Whitfield: " + ":" * 500 + " " + "x" * 200 + " dana.whitfield@example.org"
+    copy = masking._parse_copy(text)
+    assert len(copy) == len(text)
+    assert ":" * 12 not in copy and "x" * 64 not in copy
+    assert copy.endswith(" dana.whitfield@example.org") and copy.startswith("Call Dana Whitfield:")
+
+
+def test_floods_and_walls_of_text_are_still_masked_with_offsets_into_the_original(masker):
+    # spaCy's tokenizer is quadratic on long runs without spaces; the parse copy keeps it linear,
+    # and the patterns still read the original characters.
+    text = '"' * 3000 + " Write to dana.whitfield@example.org or call 0161 496 0137. " + "!" * 3000
+    result = masker.mask(text)
+    assert "dana.whitfield@example.org" not in result.masked_text
+    assert "0161 496 0137" not in result.masked_text
+    assert masking.unmask(result.masked_text, result.vault).text == text
+
+
+def test_sentence_and_line_facts_are_worked_out_once_per_doc(masker):
+    # A wall of one sentence full of candidate names: the recognizers read each sentence and line
+    # once (cached on the Doc), not once per candidate.
+    doc = masker.nlp("Priya bought a lamp, " * 50 + "and Tomas ordered a rug.\nA second line here.")
+    assert r._sentence_bounds(doc, 3) == r._sentence_bounds(doc, 40)
+    assert "masking_sentence_starts" in doc.user_data
+    first = doc[0]
+    r._lowercase_line(first)
+    assert doc.user_data["masking_lowercase_lines"] == {0: r._lowercase_line(doc[5])}
+    assert r._in_heading(doc, doc[0:1]) is False
+    assert r._lower_words_before(doc)[-1] == sum(t.is_alpha and t.is_lower for t in doc)

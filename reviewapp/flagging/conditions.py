@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import wraps
 
 from spacy.tokens import Doc, Span
 
@@ -47,6 +48,24 @@ def sentence(span: Span) -> Span:
     return doc[:]
 
 
+def per_sentence(condition: Callable[[Doc, Span], bool]) -> Callable[[Doc, Span], bool]:
+    """For a condition that reads only the match's sentence (and what follows it): worked out once
+    per sentence of a Doc, so a long sentence full of matches is read once, not once per match."""
+    key = f"flagging.{condition.__name__}"
+
+    @wraps(condition)
+    def once_per_sentence(doc: Doc, span: Span) -> bool:
+        here = sentence(span)
+        memo = doc.user_data.setdefault(key, {})
+        bounds = (here.start, here.end)
+        if bounds not in memo:
+            memo[bounds] = condition(doc, span)
+        return memo[bounds]
+
+    return once_per_sentence
+
+
+@per_sentence
 def source_nearby(doc: Doc, span: Span) -> bool:
     """A source is cited in the same sentence, or a footnote/citation follows in the next one or two."""
     here = sentence(span)
@@ -88,6 +107,7 @@ def negated(doc: Doc, span: Span) -> bool:
     )
 
 
+@per_sentence
 def question(doc: Doc, span: Span) -> bool:
     """The match sits in a question ("Is it the best?")."""
     return sentence(span).text.rstrip().endswith("?")
@@ -119,6 +139,7 @@ def qualified_superlative(doc: Doc, span: Span) -> bool:
     }
 
 
+@per_sentence
 def second_person(doc: Doc, span: Span) -> bool:
     """The sentence addresses the reader ("you", "your")."""
     return any(token.lower_ in _SECOND_PERSON for token in sentence(span))
@@ -160,6 +181,7 @@ def iban_valid(doc: Doc, span: Span) -> bool:
     return int(number) % 97 == 1
 
 
+@per_sentence
 def person_nearby(doc: Doc, span: Span) -> bool:
     """A person's name (PERSON entity) is in the same sentence."""
     here = sentence(span)
@@ -174,6 +196,7 @@ _PRICE_CUES = frozenset(
 )
 
 
+@per_sentence
 def offer_context(doc: Doc, span: Span) -> bool:
     """The sentence is about a price or a deal ("only $19.99", "20% off", "save"): a shop's own terms."""
     for token in sentence(span):
@@ -233,6 +256,7 @@ def phone_like(doc: Doc, span: Span) -> bool:
     return before not in {"$", "£", "€", "#"}
 
 
+@per_sentence
 def contact_details_nearby(doc: Doc, span: Span) -> bool:
     """The sentence also holds an email address or a long run of digits (a phone number)."""
     here = sentence(span)
@@ -267,6 +291,7 @@ _CHANGE_VERBS = frozenset(
 )
 
 
+@per_sentence
 def reports_fact(doc: Doc, span: Span) -> bool:
     """The sentence reports a past fact or a change ("we have planted 10,000 trees", "sales rose"),
     not a product specification ("comes in 3 colours") or a plan."""
@@ -286,6 +311,7 @@ _INTENT_LEMMAS = frozenset(
 _INTENT_NOUNS = frozenset({"target", "goal", "expectation", "ambition", "aspiration", "plan", "proposal"})
 
 
+@per_sentence
 def intention_or_opinion(doc: Doc, span: Span) -> bool:
     """The sentence states a plan, target or opinion ("I want to give …", "our goal is 10%", "I think"),
     not a fact that has happened or a property the product has."""

