@@ -404,3 +404,27 @@ def test_sentence_conditions_are_worked_out_once_per_sentence():
     assert len(spans) == 4
     assert [wrapped(doc, span) for span in spans] == [False] * 4
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our balm is clinically proven to soothe.",
+        "<p>Our balm is <b>clinically proven</b> to soothe.</p>",
+        "Our balm &ndash; clinically proven to soothe.",
+    ],
+)
+def test_a_claim_clears_a_flag_that_overlaps_its_wording_also_through_markup(text):
+    claim = Claim(text="clinically proven", evidence="Trial BX-2 (2025)")
+    before = [f for f in find_flags(text) if f.rule == "unverifiable.establishment_claim"]
+    after = [f for f in find_flags(text, claims=(claim,)) if f.rule == "unverifiable.establishment_claim"]
+    assert before and before[0].severity == "blocker"
+    assert after and all(f.severity == "info" for f in after)
+    assert all(text[f.start : f.end] == f.text for f in after)
+
+
+def test_many_matches_in_one_wall_of_text_keep_every_flag_once():
+    text = "#1 " * 2000
+    flags = find_flags(text)
+    assert len(flags) == 2000
+    assert all(text[f.start : f.end] == f.text == "#1" for f in flags)

@@ -7,6 +7,7 @@ the small vocabulary of code that rule packs refer to by name; everything else a
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from functools import wraps
 
@@ -42,10 +43,16 @@ _ORDINALS = frozenset(
 
 
 def sentence(span: Span) -> Span:
+    """The sentence the span starts in (the whole Doc when it has no sentence boundaries). The
+    boundaries are found once per Doc: `Span.sent` walks the sentence on every call, which adds up
+    to quadratic time over a long sentence full of matches."""
     doc = span.doc
-    if doc.has_annotation("SENT_START"):
-        return span.sent
-    return doc[:]
+    starts = doc.user_data.get("flagging.sentence_starts")
+    if starts is None:
+        starts = [sent.start for sent in doc.sents] if doc.has_annotation("SENT_START") else []
+        starts = doc.user_data["flagging.sentence_starts"] = starts or [0]
+    k = max(bisect_right(starts, span.start) - 1, 0)
+    return doc[starts[k] : starts[k + 1] if k + 1 < len(starts) else len(doc)]
 
 
 def per_sentence(condition: Callable[[Doc, Span], bool]) -> Callable[[Doc, Span], bool]:
@@ -77,7 +84,7 @@ def source_nearby(doc: Doc, span: Span) -> bool:
     for _ in range(2):
         if position >= len(doc):
             break
-        following = doc[position].sent
+        following = sentence(doc[position : position + 1])
         if len(following) <= 40 and _SOURCE.search(following.text):
             return True
         position = following.end
@@ -94,17 +101,25 @@ def negated(doc: Doc, span: Span) -> bool:
         if token.lower_ in _NEGATIONS:
             return True
     root = span.root
-
-    def outside(token) -> bool:  # a "never" or "don't" inside the match is part of what it says
-        return not span.start <= token.i < span.end
-
-    if any(child.dep_ == "neg" and outside(child) for child in root.children):
+    if _negation_on(root, span):
         return True
     # "It isn't the best", "it won't last forever": the negation sits on the copula or verb the match
     # complements or modifies.
-    return root.dep_ in {"attr", "acomp", "oprd", "advmod", "npadvmod"} and any(
-        child.dep_ == "neg" and outside(child) for child in root.head.children
-    )
+    return root.dep_ in {"attr", "acomp", "oprd", "advmod", "npadvmod"} and _negation_on(root.head, span)
+
+
+_NEGATION_REACH = 6
+
+
+def _negation_on(head, span: Span) -> bool:
+    """A negation ("not", "n't", "never") attached to `head`, outside the match (a "never" inside it
+    is part of what it says). Negations stand next to their word, so only a few tokens either side
+    are read: walking all the children of a long sentence's root, per match, would be quadratic."""
+    doc = head.doc
+    for token in doc[max(head.i - _NEGATION_REACH, 0) : head.i + _NEGATION_REACH + 1]:
+        if token.dep_ == "neg" and token.head.i == head.i and not span.start <= token.i < span.end:
+            return True
+    return False
 
 
 @per_sentence
@@ -226,7 +241,7 @@ def opt_out_label(doc: Doc, span: Span) -> bool:
     if first.i == span.start or first.lower_ in _DECLINE_WORDS:
         return True
     if here.start > 0 and doc.has_annotation("SENT_START"):
-        previous = doc[here.start - 1].sent
+        previous = sentence(doc[here.start - 1 : here.start])
         opening = _first_word(previous)
         return len(previous) <= 5 and opening is not None and opening.lower_ in _DECLINE_WORDS
     return False

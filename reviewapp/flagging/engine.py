@@ -281,10 +281,8 @@ class Engine:
                     continue
                 flag = _flag(rule, original, start, end)
                 if claims and flag.category == "unverifiable":
-                    here = sentence(span)
-                    flag = _cleared_by_claim(
-                        flag, original, offset + here.start_char, offset + here.end_char, claims
-                    )
+                    here = sentence(span)  # of the parse copy: markup blanked, same offsets
+                    flag = _cleared_by_claim(flag, here.text, offset + here.start_char, claims)
                 flags.append(flag)
         piece = original[offset : offset + len(doc.text)]  # the parse copy has the look-alikes made Latin
         flags.extend(
@@ -368,29 +366,31 @@ def _tidy(flags: list[Flag]) -> list[Flag]:
     """Sorted by position; a flag inside another of the same category and at least its severity is
     dropped, so one phrase is not reported twice."""
     flags.sort(key=lambda f: (f.start, -(f.end - f.start), -SEVERITY_RANK[f.severity], f.rule))
+    # Every kept flag starts at or before the current one, so "inside a kept flag of at least its
+    # severity" is "a kept flag of at least its severity reaches as far": one running maximum per
+    # category and severity keeps this linear however many flags a text gets.
+    reach: dict[tuple[str, int], int] = {}
     kept: list[Flag] = []
     for flag in flags:
-        if any(
-            other.category == flag.category
-            and other.start <= flag.start
-            and flag.end <= other.end
-            and SEVERITY_RANK[other.severity] >= SEVERITY_RANK[flag.severity]
-            for other in kept
-        ):
+        rank = SEVERITY_RANK[flag.severity]
+        if reach.get((flag.category, rank), -1) >= flag.end:
             continue
         kept.append(flag)
+        for lower in range(rank + 1):
+            key = (flag.category, lower)
+            reach[key] = max(reach.get(key, -1), flag.end)
     kept.sort(key=lambda f: (f.start, f.end, f.rule))
     return kept
 
 
-def _cleared_by_claim(flag: Flag, text: str, start: int, end: int, claims: Sequence[Claim]) -> Flag:
-    """An unverifiable finding that lies inside the wording of a substantiated claim, stated in its
-    sentence (`text[start:end]`), becomes info with the evidence; other findings in that sentence stay
-    as they are. The caller passes live claims only: an expired claim clears nothing."""
-    sentence_text = text[start:end]
+def _cleared_by_claim(flag: Flag, sentence_text: str, start: int, claims: Sequence[Claim]) -> Flag:
+    """An unverifiable finding that overlaps the wording of a substantiated claim stated in its
+    sentence (`sentence_text`, which begins at offset `start` of the copy) becomes info with the
+    evidence; findings elsewhere in that sentence stay as they are. The caller passes live claims
+    only: an expired claim clears nothing."""
     for claim in claims:
         if any(
-            start + claim_start <= flag.start and flag.end <= start + claim_end
+            start + claim_start < flag.end and flag.start < start + claim_end
             for claim_start, claim_end in claim.spans(sentence_text)
         ):
             where = claim.url or claim.evidence
