@@ -508,7 +508,8 @@ _EVENT_AUX = (
 )
 _PERSONAL_EVENT = re.compile(
     rf"{_EVENT_SUBJECT}{_EVENT_AUX}\s+(?:{_words(*_word_list('personal_event_verbs'))})\b"
-    rf"|\b(?:my|our|his|her|their)\s+(?:\w+\s+)?(?:{_words(*_word_list('personal_event_nouns'))})\b",
+    # "our" is the shop's voice ("our birthday sale on Saturday"), not a person's.
+    rf"|\b(?:my|his|her|their)\s+(?:\w+\s+)?(?:{_words(*_word_list('personal_event_nouns'))})\b",
     re.IGNORECASE,
 )
 # The clause ends at sentence punctuation, a line break or a new clause ("…, but the sale ends Friday").
@@ -927,7 +928,11 @@ class NameInContextRecognizer(RegexRecognizer):
 
 
 _LIST_NAME = r"[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?"
-_NAME_LIST = rf"(?P<list>{_LIST_NAME}(?:[ \t]*,[ \t]*{_LIST_NAME})*,?[ \t]+(?:and|&)[ \t]+{_LIST_NAME})"
+# At most a dozen names before the "and": a list of people is short, and an open-ended repetition
+# would rescan a long comma list from every word (quadratic time).
+_NAME_LIST = (
+    rf"(?P<list>{_LIST_NAME}(?:[ \t]*,[ \t]*{_LIST_NAME}){{0,12}},?[ \t]+(?:and|&)[ \t]+{_LIST_NAME})"
+)
 _ROLE = rf"(?:{_words(*_word_list('person_role_nouns'))})"
 _ROLE_BEFORE_LIST = re.compile(
     rf"\b{_ROLE}(?:[ \t]*[:,\u2013\u2014-]|[ \t]+(?:are|were|was|is|include|included|including|namely))"

@@ -464,3 +464,22 @@ def test_sentence_and_line_facts_are_worked_out_once_per_doc(masker):
     assert doc.user_data["masking_lowercase_lines"] == {0: r._lowercase_line(doc[5])}
     assert r._in_heading(doc, doc[0:1]) is False
     assert r._lower_words_before(doc)[-1] == sum(t.is_alpha and t.is_lower for t in doc)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our anniversary sale lands on Saturday with 25% off all lamps.",
+        "Join our winter party this Saturday at the shop.",
+        "We'll see you Sunday at the market stall!",
+        "We're moving to a bigger shop on Monday, so orders pause.",
+        "New colours: they land Thursday.",
+    ],
+)
+def test_a_shops_own_dates_stay_visible(masker, text):
+    assert "DATE" not in types_of(masker, text)
+
+
+def test_a_long_comma_list_is_read_in_linear_time_and_short_lists_of_people_still_count(masker):
+    assert r._NAME_LIST.count("{0,12}") == 1  # bounded: an open repetition rescans from every word
+    assert ("Lindqvist", "PERSON") in found(masker, "The founders: Okafor, Lindqvist and Brandt.")
