@@ -81,21 +81,22 @@ class User(AbstractUser):
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email"
-    SMS = "sms"
-    PUSH = "push"
-    AD = "ad"
-    SOCIAL = "social"
-    WEB = "web"
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    PUSH = "push", "Push"
+    AD = "ad", "Ad"
+    SOCIAL = "social", "Social"
+    WEB = "web", "Web"
 
 
 class Status(models.TextChoices):
-    GENERATING = "generating"
+    # Lower-case labels: they are read inside sentences ("Draft 4 is approved; …") and as badges.
+    GENERATING = "generating", "generating"
     IN_REVIEW = "in_review", "in review"
     CHANGES_REQUESTED = "changes_requested", "changes requested"
-    APPROVED = "approved"
-    PUBLISHED = "published"
-    REJECTED = "rejected"
+    APPROVED = "approved", "approved"
+    PUBLISHED = "published", "published"
+    REJECTED = "rejected", "rejected"
 
 
 APPROVED_STATES = (Status.APPROVED, Status.PUBLISHED)
@@ -782,6 +783,12 @@ class DeliveryState(models.TextChoices):
 class WebhookDeliveryQuerySet(models.QuerySet):
     def due(self, now):
         return self.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at")
+
+    def of_event(self, event_type: str, *, draft: "Draft", since):
+        """Deliveries of the draft's `event_type` messages recorded at or after `since`."""
+        return self.filter(
+            message__draft=draft, message__event_type=event_type, message__created_at__gte=since
+        )
 
 
 class WebhookDelivery(models.Model):

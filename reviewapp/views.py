@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from reviewapp import leases, metrics, workflow
+from reviewapp import leases, metrics, webhooks, workflow
 from reviewapp.highlight import segments
 from reviewapp.models import (
     OVERRIDE_REASON_MIN_CHARS,
@@ -35,6 +35,7 @@ from reviewapp.models import (
     Severity,
     Status,
     Version,
+    WebhookDelivery,
 )
 from reviewapp.textdiff import diff
 
@@ -456,14 +457,24 @@ def _overrides_from(request: HttpRequest) -> list[workflow.Override]:
 
 def _done(decision: Decision, draft: Draft) -> str:
     number, author = decision.version.number, draft.author.display_name
+    event = webhooks.DECISION_EVENTS[decision.kind]
+    sent = WebhookDelivery.objects.of_event(event, draft=draft, since=decision.created_at).count()
+    notice = (
+        f" The {event} webhook is on its way to {sent} campaign tool{'s' if sent != 1 else ''}."
+        if sent
+        else ""
+    )
     if decision.kind == DecisionKind.APPROVE:
-        return f"Approved version {number}. {author} can now publish it; any edit sends it back to review."
+        return (
+            f"Approved version {number}.{notice} {author} can now publish it; "
+            "any edit sends it back to review."
+        )
     if decision.kind == DecisionKind.REQUEST_CHANGES:
         return (
-            f"Sent version {number} back to {author} with your comment. "
+            f"Sent version {number} back to {author} with your comment.{notice} "
             "It leaves the queue until they save a new version."
         )
-    return "Rejected the draft: it is closed and cannot be published or edited."
+    return f"Rejected the draft: it is closed and cannot be published or edited.{notice}"
 
 
 @role_required

@@ -379,6 +379,13 @@ def _copy(draft: Draft, version: Version) -> dict:
     }
 
 
+DECISION_EVENTS = {
+    DecisionKind.APPROVE: WebhookEvent.COPY_APPROVED,
+    DecisionKind.REQUEST_CHANGES: WebhookEvent.COPY_CHANGES_REQUESTED,
+    DecisionKind.REJECT: WebhookEvent.COPY_REJECTED,
+}
+
+
 def copy_decided(draft: Draft, version: Version, decision: Decision) -> WebhookMessage | None:
     """copy.approved (with the approved text), copy.changes_requested or copy.rejected."""
     if decision.kind == DecisionKind.APPROVE:
@@ -389,10 +396,6 @@ def copy_decided(draft: Draft, version: Version, decision: Decision) -> WebhookM
             "approved_at": _iso(decision.created_at),
         }
         return emit(WebhookEvent.COPY_APPROVED, data, draft=draft)
-    event = {
-        DecisionKind.REQUEST_CHANGES: WebhookEvent.COPY_CHANGES_REQUESTED,
-        DecisionKind.REJECT: WebhookEvent.COPY_REJECTED,
-    }[decision.kind]
     data = {
         **_copy(draft, version),
         "decision": decision.kind,
@@ -400,7 +403,7 @@ def copy_decided(draft: Draft, version: Version, decision: Decision) -> WebhookM
         "decided_by": _person(decision.reviewer),
         "decided_at": _iso(decision.created_at),
     }
-    return emit(event, data, draft=draft)
+    return emit(DECISION_EVENTS[decision.kind], data, draft=draft)
 
 
 def copy_published(

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from reviewapp import leases, workflow
+from reviewapp import leases, webhooks, workflow
 from reviewapp.models import AuditEvent, Decision, Draft, Flag, FlagStatus, Version
 from tests.conftest import RISKY_COPY, SAFE_COPY, api_as, make_user, submit
 
@@ -220,6 +220,28 @@ def test_a_decision_releases_the_claim(copywriter, reviewer):
     assert held.status == "approved"
     assert held.claimed_by is None and held.claimed_until is None
     assert "Approved version 1. Cora Copywriter can now publish it" in text(response)
+
+
+def test_the_decision_message_says_which_webhooks_are_on_their_way(copywriter, reviewer):
+    webhooks.create_endpoint(url="https://cms.example.com/hooks", event_types=["copy.approved"])
+    webhooks.create_endpoint(url="https://ads.example.com/hooks", event_types=["copy.approved"])
+    webhooks.create_endpoint(url="https://crm.example.com/hooks", event_types=["copy.rejected"])
+    approved, rejected = submit(author=copywriter, body=SAFE_COPY), submit(author=copywriter, body=SAFE_COPY)
+    client = browser(reviewer)
+
+    approval = client.post(
+        f"/drafts/{approved.pk}/decide", {"decision": "approve", "version": 1}, follow=True
+    )
+    rejection = client.post(
+        f"/drafts/{rejected.pk}/decide",
+        {"decision": "reject", "version": 1, "comment": "Not for this campaign."},
+        follow=True,
+    )
+
+    assert "Approved version 1. The copy.approved webhook is on its way to 2 campaign tools." in text(
+        approval
+    )
+    assert "The copy.rejected webhook is on its way to 1 campaign tool." in text(rejection)
 
 
 def test_renewing_extends_the_claim_for_the_heartbeat_and_without_javascript(copywriter, reviewer, settings):
