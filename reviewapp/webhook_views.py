@@ -53,7 +53,8 @@ class EndpointForm(forms.Form):
 
 @admin_required
 def endpoint_list(request: HttpRequest) -> HttpResponse:
-    endpoints = WebhookEndpoint.objects.with_delivery_counts().order_by("-enabled", "id")
+    # Disabled endpoints first: they are the ones that need an admin.
+    endpoints = WebhookEndpoint.objects.with_delivery_counts().order_by("enabled", "id")
     return render(request, "webhooks/endpoint_list.html", {"endpoints": endpoints})
 
 

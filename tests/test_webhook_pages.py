@@ -118,9 +118,24 @@ def test_a_disabled_endpoint_is_flagged_and_can_be_enabled_again(admin_client):
     assert "disabled" in listing and endpoint.disabled_reason in listing
     refused = admin_client.post(f"/webhooks/{endpoint.pk}/test", follow=True)
     assert "enable it before sending a test" in refused.content.decode()
+    # Every admin page says so in the navigation, not only the webhooks page.
+    assert "1 disabled" in admin_client.get("/queue").content.decode()
     admin_client.post(f"/webhooks/{endpoint.pk}/enable")
     endpoint.refresh_from_db()
     assert endpoint.enabled and endpoint.disabled_reason == ""
+    assert "disabled" not in admin_client.get("/queue").content.decode()
+
+
+def test_disabled_endpoints_head_the_list_and_only_admins_hear_of_them(admin_client):
+    webhooks.create_endpoint(url="https://ok.example.com/hooks")
+    gone, _ = webhooks.create_endpoint(url="https://gone.example.com/hooks")
+    webhooks.disable_endpoint(gone, reason="The receiver answered 410 Gone.", cause="gone", actor=None)
+
+    listing = admin_client.get("/webhooks/").content.decode()
+    assert listing.index("gone.example.com") < listing.index("ok.example.com")
+    reviewer = Client()
+    reviewer.force_login(make_user(roles=["reviewer"]))
+    assert "disabled" not in reviewer.get("/queue").content.decode()
 
 
 def test_rotating_the_secret_shows_the_new_one_once(admin_client):
