@@ -96,28 +96,32 @@ def postgres(transactional_db):
 
 
 _AUDIT_TRIGGER = "reviewapp_auditevent_append_only"
+# The approval trigger is one per event on SQLite; the UPDATE one is what ORM updates meet.
+APPROVAL_TRIGGER = {"postgresql": "reviewapp_draft_approval", "sqlite": "reviewapp_draft_approval_update"}
 
 
 @contextlib.contextmanager
-def behind_the_audit_trigger():
-    """A cursor that writes to the audit table as a database superuser would, around the trigger
-    that refuses it; the trigger is put back afterwards. Works inside a test's transaction."""
+def behind_trigger(table: str, trigger: str):
+    """A cursor that writes as a database superuser would, around a trigger that refuses it; the
+    trigger is put back afterwards. Works inside a test's transaction."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # ALTER TABLE refuses while this transaction has deferred FK checks queued: run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"ALTER TABLE reviewapp_auditevent DISABLE TRIGGER {_AUDIT_TRIGGER}")
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
             yield cursor
-            cursor.execute(f"ALTER TABLE reviewapp_auditevent ENABLE TRIGGER {_AUDIT_TRIGGER}")
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:
-            cursor.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [_AUDIT_TRIGGER]
-            )
+            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [trigger])
             (create,) = cursor.fetchone()
-            cursor.execute(f"DROP TRIGGER {_AUDIT_TRIGGER}")
+            cursor.execute(f"DROP TRIGGER {trigger}")
             yield cursor
             cursor.execute(create)
+
+
+def behind_the_audit_trigger():
+    return behind_trigger("reviewapp_auditevent", _AUDIT_TRIGGER)
 
 
 def alter_audit_row(pk: int, data: str) -> None:

@@ -25,7 +25,15 @@ from reviewapp.models import (
     Version,
     sha256_hex,
 )
-from tests.conftest import RISKY_COPY, SAFE_COPY, behind_the_audit_trigger, make_user, submit
+from tests.conftest import (
+    APPROVAL_TRIGGER,
+    RISKY_COPY,
+    SAFE_COPY,
+    behind_the_audit_trigger,
+    behind_trigger,
+    make_user,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -116,26 +124,50 @@ def test_publishing_an_approved_draft_through_the_orm_keeps_the_approval_consist
     assert published.approved_version_id == published.current_version_id
 
 
-def test_an_approval_that_is_not_an_approve_decision_is_caught_by_publish():
-    """A check constraint sees one row, so it cannot tell which decision `approval` names; the
-    publish gate re-checks the decision itself."""
-    draft = in_review_draft()
-    writer = draft.author
-    version = draft.current_version
-    not_an_approval = Decision.objects.create(
+def not_an_approval(draft: Draft, *, kind: str = DecisionKind.REQUEST_CHANGES, **facts) -> Decision:
+    version = facts.pop("version", draft.current_version)
+    return Decision.objects.create(
         draft=draft,
         version=version,
-        sha256=version.sha256,
-        kind=DecisionKind.REQUEST_CHANGES,
-        comment="Cite the source of the claim.",
+        sha256=facts.pop("sha256", version.sha256),
+        kind=kind,
+        comment="" if kind == DecisionKind.APPROVE else "Cite the source of the claim.",
         reviewer=make_user(roles=["reviewer"]),
     )
-    Draft.objects.filter(pk=draft.pk).update(
-        status=Status.APPROVED, approved_version=version, approval=not_an_approval
-    )
+
+
+@pytest.mark.parametrize("status", [Status.APPROVED, Status.PUBLISHED])
+def test_an_approval_must_be_an_approve_decision_of_the_approved_text(status):
+    """The check constraint sees one row; a trigger checks the decision `approval` names."""
+    draft, other = in_review_draft(), in_review_draft(body=EDITED_COPY)
+    version = draft.current_version
+    wrong = {
+        "a request for changes": not_an_approval(draft),
+        "a rejection": not_an_approval(draft, kind=DecisionKind.REJECT),
+        "another draft's approval": not_an_approval(other, kind=DecisionKind.APPROVE),
+        "an approval of other text": not_an_approval(draft, kind=DecisionKind.APPROVE, sha256="0" * 64),
+    }
+    for approval in wrong.values():
+        with refused(match="needs an approve decision of its approved version"):
+            Draft.objects.filter(pk=draft.pk).update(
+                status=status, approved_version=version, approval=approval
+            )
+
+    assert Draft.objects.get(pk=draft.pk).status == Status.IN_REVIEW
+
+
+def test_an_approval_that_is_not_an_approve_decision_is_also_caught_by_publish():
+    """Behind the trigger (as a database superuser could write), the publish gate re-checks the
+    decision itself."""
+    draft = in_review_draft()
+    decision = not_an_approval(draft)
+    with behind_trigger("reviewapp_draft", APPROVAL_TRIGGER[connection.vendor]):
+        Draft.objects.filter(pk=draft.pk).update(
+            status=Status.APPROVED, approved_version=draft.current_version, approval=decision
+        )
 
     with pytest.raises(workflow.Conflict) as refusal:
-        workflow.publish(draft, actor=writer)
+        workflow.publish(draft, actor=draft.author)
 
     assert refusal.value.code == "approval_mismatch"
     assert Draft.objects.get(pk=draft.pk).status == Status.APPROVED
