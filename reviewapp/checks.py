@@ -101,6 +101,18 @@ def check_generation(app_configs, **kwargs):
 
 
 @register()
+def check_rate_limit(app_configs, **kwargs):
+    from reviewapp.api.auth import parse_rate  # the API imports models: only once the apps are ready
+
+    try:
+        parse_rate(settings.API_RATE_LIMIT)
+    except ValueError as exc:
+        # Caught here, not on the first API request (which would fail with a server error).
+        return [Error(str(exc), id="reviewapp.E008")]
+    return []
+
+
+@register()
 def check_webhook_secret_key(app_configs, **kwargs):
     from reviewapp import webhooks  # imports models: only once the apps are ready
 

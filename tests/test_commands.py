@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
 from django.test import Client
 
-from reviewapp import workflow
-from reviewapp.models import AuditEvent, Draft, Flag, FlagStatus, User, sha256_hex
+from reviewapp import accounts, workflow
+from reviewapp.models import ApiToken, AuditEvent, Draft, Flag, FlagStatus, User, sha256_hex
 from tests.conftest import RISKY_COPY, alter_audit_row, make_user, submit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,13 +165,44 @@ def test_seed_demo_creates_working_logins_and_drafts_in_every_status(settings):
         _assert_gate_holds(draft)
     assert "intact" in run("verify_audit")
 
-    # Running it again (now with DEBUG on, no --force) adds nothing.
+    # Running it again (now with DEBUG on, no --force) adds no users or drafts, and prints a fresh
+    # token, since the first one was shown only once.
     settings.DEBUG = True
-    counts = (User.objects.count(), Draft.objects.count(), AuditEvent.objects.count())
+    counts = (User.objects.count(), Draft.objects.count())
     again = run("seed_demo")
     assert "already present" in again
     assert _printed_logins(again) == (password, usernames)
-    assert (User.objects.count(), Draft.objects.count(), AuditEvent.objects.count()) == counts
+    assert (User.objects.count(), Draft.objects.count()) == counts
+    second_token = again.rstrip("\n").splitlines()[-1].strip()
+    assert second_token != token and api_get("/drafts", second_token).status_code == 200
+
+
+# --- issue_token ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_issue_token_replaces_a_revoked_token_and_prints_it_alone_on_the_last_line():
+    first = run("add_user", "mailer", role="integration", token=True).rstrip("\n").splitlines()[-1]
+    accounts.revoke_token(ApiToken.objects.get(user__username="mailer"), actor=None)
+    assert api_get("/drafts", first).status_code == 401
+
+    out = run("issue_token", "mailer", name="Mail platform")
+
+    token = out.rstrip("\n").splitlines()[-1]
+    assert token.startswith("rva_") and " " not in token
+    assert api_get("/drafts", token).status_code == 200
+    assert ApiToken.objects.get(user__username="mailer", revoked_at__isnull=True).name == "Mail platform"
+    assert AuditEvent.objects.filter(action="token.created").count() == 2
+
+
+@pytest.mark.django_db
+def test_issue_token_refuses_unknown_users_and_users_without_a_role():
+    with pytest.raises(CommandError, match="No user 'nobody'"):
+        run("issue_token", "nobody")
+    make_user(username="idle", roles=[])
+    with pytest.raises(CommandError, match="no role"):
+        run("issue_token", "idle")
+    assert not ApiToken.objects.exists()
 
 
 # --- verify_audit ---------------------------------------------------------------------------------

@@ -277,6 +277,20 @@ def test_check_limits_refuses_copy_that_cannot_fit_in_a_request(settings):
     assert "COPY_MAX_CHARS=100000" in errors[0].msg
 
 
+@pytest.mark.parametrize("rate", ["lots", "600/minute", "0/min", "/min", "-5/s"])
+def test_check_rate_limit_refuses_what_is_not_a_rate(settings, rate):
+    settings.API_RATE_LIMIT = rate
+    errors = checks.check_rate_limit(None)
+    assert _ids(errors) == ["reviewapp.E008"]
+    assert repr(rate) in errors[0].msg and "600/min" in errors[0].msg
+
+
+@pytest.mark.parametrize("rate", ["600/min", "10/s", "5000/hour", "1/day"])
+def test_check_rate_limit_takes_a_rate(settings, rate):
+    settings.API_RATE_LIMIT = rate
+    assert checks.check_rate_limit(None) == []
+
+
 # --- Rule packs -----------------------------------------------------------------------------------
 
 

@@ -48,8 +48,13 @@ _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
-    """ "600/min" -> (600, 60)."""
+    """ "600/min" -> (600, 60). A ValueError names what is wrong (the system check reports it)."""
     count, _, period = rate.partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or period.strip() not in _PERIODS:
+        raise ValueError(
+            f"API_RATE_LIMIT={rate!r} is not a rate: write requests/period, e.g. 600/min, with a period "
+            f"of {', '.join(_PERIODS)}."
+        )
     return int(count), _PERIODS[period.strip()]
 
 

@@ -186,7 +186,9 @@ class Command(BaseCommand):
             )
         if User.objects.filter(username="rita").exists():
             self.stdout.write("Demo data is already present.")
-            self._print_logins(token=None)
+            # The first run's token was shown once; a fresh one keeps `make run` usable every time.
+            bot = User.objects.filter(username="campaign-bot", is_active=True).first()
+            self._print_logins(token=accounts.issue_token(bot, name="demo") if bot else None)
             return
         users = {}
         for username, name, roles in USERS:
