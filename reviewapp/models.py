@@ -685,6 +685,13 @@ class Provenance(models.Model):
         return f"provenance of {self.version}"
 
 
+def latest_provenance(versions) -> Provenance | None:
+    """Where a draft's copy was generated: the provenance of its newest generated version among
+    `versions` (loaded with `select_related("provenance")`). It stays once people edit the text."""
+    generated = [version for version in versions if getattr(version, "provenance", None) is not None]
+    return max(generated, key=lambda version: version.number).provenance if generated else None
+
+
 # --- Webhooks (SPEC §8). State changes live in reviewapp/webhooks.py, one named function each. --------
 
 

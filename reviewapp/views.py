@@ -36,6 +36,7 @@ from reviewapp.models import (
     Status,
     Version,
     WebhookDelivery,
+    latest_provenance,
 )
 from reviewapp.textdiff import diff
 
@@ -330,7 +331,7 @@ def draft_preview(request: HttpRequest) -> HttpResponse:
 
 def _load(draft_id: int) -> Draft:
     return get_object_or_404(
-        Draft.objects.select_related("author", "current_version__provenance", "claimed_by", "brief"),
+        Draft.objects.select_related("author", "current_version", "claimed_by", "brief"),
         pk=draft_id,
     )
 
@@ -338,9 +339,9 @@ def _load(draft_id: int) -> Draft:
 def _detail_context(request: HttpRequest, draft: Draft) -> dict:
     user = request.user
     version = draft.current_version
-    provenance = getattr(version, "provenance", None)
     flags = list(version.flags.select_related("overridden_by", "claim"))
-    versions = list(draft.versions.select_related("created_by").order_by("-number"))
+    versions = list(draft.versions.select_related("created_by", "provenance").order_by("-number"))
+    provenance = latest_provenance(versions)
     decisions = list(
         Decision.objects.filter(draft=draft).select_related("reviewer", "version").order_by("-id")
     )

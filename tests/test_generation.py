@@ -4,6 +4,7 @@ HTTP server on 127.0.0.1 (tests/openai_stub.py) that the official SDK talks to."
 
 import json
 import logging
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
+from generation import prompts
 from generation.evaluate import half
 from reviewapp import tasks, webhooks, workflow
 from reviewapp.models import AuditEvent, Brief, BriefStatus, Draft, Provenance, Source, WebhookMessage
@@ -85,6 +87,38 @@ def values_of(rows: list[dict]) -> list[str]:
     ]
 
 
+def sent_text(bodies: list[str]) -> str:
+    """Every string the model received, decoded: the request bodies are JSON, and the brief inside the
+    user message is JSON again, so a value with a line break or a quote only shows up once both are
+    parsed (searching the raw bodies would miss it)."""
+    strings = []
+    for body in bodies:
+        for message in json.loads(body)["messages"]:
+            strings.append(message["content"])
+            for payload in re.findall(r"<brief>\n(.*)\n</brief>", message["content"], flags=re.DOTALL):
+                strings.extend(str(value) for value in json.loads(payload).values())
+    return "\n".join(strings)
+
+
+def leaks(values: list[str], sent: str) -> list[str]:
+    """Values found in what was sent, whole or by any of their lines (a multi-line address)."""
+    return [
+        value
+        for value in values
+        if value in sent or any(len(line) > 5 and line in sent for line in value.splitlines())
+    ]
+
+
+def test_the_leak_search_finds_an_unmasked_multi_line_value_in_a_request():
+    """The check below must be able to fail: a value sent unmasked is found, even across lines."""
+    address = 'Flat 2, "The Maltings"\n14 Quay Street\nBristol'
+    body = json.dumps(
+        {"messages": prompts.build({"key_points": f"Ship to {address}."}, variants=1).as_list()}
+    )
+    assert address not in body  # double-escaped in the raw request
+    assert leaks([address, "nothing@example.org"], sent_text([body])) == [address]
+
+
 # --- The whole way, with personal data from the dev set -------------------------------------------
 
 
@@ -109,9 +143,10 @@ def test_no_personal_value_reaches_the_model_and_drafts_come_back_restored(
         assert run(brief) == "done", brief.error
         briefs.append(brief)
 
-    sent = "\n".join(generation.bodies)
+    sent = sent_text(generation.bodies)
     assert len(generation.bodies) == len(briefs)
-    leaked = [value for value in values if value in sent]
+    assert any("\n" in value for value in values)  # the decoded search is what catches these
+    leaked = leaks(values, sent)
     assert leaked == [], f"personal values reached the model: {len(leaked)}"
     assert "<PERSON_1>" in sent and "<EMAIL_1>" in sent and "<PHONE_1>" in sent
 
@@ -290,6 +325,17 @@ def test_provenance_is_kept_per_generated_version_and_shown_in_api_and_page(gene
     page = client.get(f"/drafts/{draft.pk}").content.decode()
     assert "Provenance of version 1" in page and "stub-model-1" in page and "req_1" in page
     assert "&lt;PERSON_1&gt;" in page and "EMAIL \u00d7 1" in page
+
+    # A person's edit does not hide where the copy came from, in the API or on the page.
+    edited = api_as(writer).post(f"/drafts/{draft.pk}/versions", {"body": "Edited by hand: plain copy."})
+    assert edited.status_code == 201, edited.content
+    after = api_as(writer).get(f"/drafts/{draft.pk}").json()
+    assert after["version"]["number"] == 2 and after["version"]["source"] == "human"
+    assert after["provenance"]["version"] == 1 and after["provenance"]["request_id"] == "req_1"
+    listed = api_as(writer).get("/drafts").json()["results"]
+    assert next(item for item in listed if item["id"] == draft.pk)["provenance"]["version"] == 1
+    page = client.get(f"/drafts/{draft.pk}").content.decode()
+    assert "Provenance of version 1" in page and "edited by people since" in page
 
 
 def test_the_requester_of_a_brief_never_approves_its_drafts(generation, db):

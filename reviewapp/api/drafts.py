@@ -20,7 +20,7 @@ from reviewapp.api.schemas import (
     EventOut,
     VersionIn,
 )
-from reviewapp.models import AuditEvent, Draft, Flag, Role, Status
+from reviewapp.models import AuditEvent, Draft, Flag, Role, Source, Status, Version
 
 router = Router(tags=["drafts"])
 
@@ -58,9 +58,14 @@ class StrictCursorPagination(CursorPagination):
 def with_details(queryset):
     """Everything `draft_out` reads, in a fixed number of queries whatever the page size."""
     return queryset.select_related(
-        "author", "current_version__provenance", "approval__reviewer", "approval__version"
+        "author", "current_version", "approval__reviewer", "approval__version"
     ).prefetch_related(
-        Prefetch("current_version__flags", queryset=Flag.objects.select_related("overridden_by"))
+        Prefetch("current_version__flags", queryset=Flag.objects.select_related("overridden_by")),
+        Prefetch(
+            "versions",
+            queryset=Version.objects.filter(source=Source.GENERATED).select_related("provenance"),
+            to_attr="generated_versions",
+        ),
     )
 
 

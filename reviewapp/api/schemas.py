@@ -16,6 +16,7 @@ from reviewapp.models import (
     Flag,
     Provenance,
     Version,
+    latest_provenance,
 )
 
 ChannelName = Literal[tuple(Channel.values)]
@@ -103,6 +104,7 @@ class ProvenanceOut(Schema):
     model: personal data in it is replaced by placeholders; the values are never stored."""
 
     brief: int
+    version: int = Field(description="The number of the generated version this describes.")
     model: str
     prompt_template_version: str
     masked_prompt: list[dict]
@@ -114,6 +116,10 @@ class ProvenanceOut(Schema):
     @staticmethod
     def resolve_brief(provenance: Provenance) -> int:
         return provenance.brief_id
+
+    @staticmethod
+    def resolve_version(provenance: Provenance) -> int:
+        return provenance.version.number
 
     @staticmethod
     def resolve_usage(provenance: Provenance) -> dict:
@@ -139,7 +145,9 @@ class DraftOut(Schema):
     flags: list[FlagOut]
     approval: ApprovalOut | None
     provenance: ProvenanceOut | None = Field(
-        None, description="For a generated current version: model, prompt as sent (masked), usage."
+        None,
+        description="For generated copy, where its generated version came from (model, prompt as sent, "
+        "masked; usage); kept when people edit it afterwards. null for copy written by people.",
     )
     created_at: datetime
     updated_at: datetime
@@ -150,8 +158,7 @@ class DraftOut(Schema):
 
     @staticmethod
     def resolve_provenance(draft: Draft) -> Provenance | None:
-        version = draft.current_version
-        return getattr(version, "provenance", None) if version else None
+        return latest_provenance(draft.generated_versions)
 
     @staticmethod
     def resolve_flags(draft: Draft) -> list[Flag]:
