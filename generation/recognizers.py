@@ -224,13 +224,76 @@ def _phone_shaped(candidate: str) -> bool:
     return len(groups) >= 2 and all(len(group) <= 5 for group in groups[1:])
 
 
+# Regions whose national numbers start with a trunk "0" and are written without a country code.
+_NATIONAL_REGIONS = ("GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "AU", "NZ")
+_PERSONAL_LINES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    }
+)
+# Freephone, premium, shared-cost and non-geographic lines (0800, 0870, 0345, 0180 …): a business's.
+_BUSINESS_LINES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.UAN,
+    }
+)
+# Numbers that a shop writes after these words are codes of things, not phone numbers.
+_NOT_PHONE_CUE_BEFORE = re.compile(
+    r"\b(?:sku|ean|upc|gtin|isbn|barcode|item|art|article|model|part|serial|(?<!area\s)code|ref|batch|lot|qty|"
+    r"quantity|pcs|units?|x)\b\W{0,4}(?:no\.?|nr\.?|number|#)?\W{0,3}$",
+    re.IGNORECASE,
+)
+
+
+def _national_line(candidate: str) -> str | None:
+    """What a national number ("07700 900123", "030 12345678", "0345 123 4567") is, as
+    `phonenumbers` sees it: "personal" (a fixed or mobile line), "business" (only freephone,
+    premium, shared-cost or non-geographic readings), "mixed" (both) or None (not valid, or not
+    written the way people write their own numbers: a trunk 0 and 10 or 11 digits).
+
+    The same digits can be valid in several regions ("030 …" is a Berlin line and a UK
+    non-geographic one), so only the regions whose own grouping begins with the group as written
+    have a say. A mobile reading in any of them makes it personal."""
+    digits = re.sub(r"\D", "", candidate)
+    if not (candidate.startswith("0") and not candidate.startswith("00") and 10 <= len(digits) <= 11):
+        return None
+    first_group = re.match(r"\d+", candidate).group()
+    kinds = set()
+    for region in _NATIONAL_REGIONS:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number(number):
+            continue
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        if first_group != digits and re.match(r"\d+", national.lstrip("(")).group() != first_group:
+            continue
+        kinds.add(phonenumbers.number_type(number))
+    personal, business = bool(kinds & _PERSONAL_LINES), bool(kinds & _BUSINESS_LINES)
+    if phonenumbers.PhoneNumberType.MOBILE in kinds or (personal and not business):
+        return "personal"
+    if business:
+        return "mixed" if personal else "business"
+    return None
+
+
 class ContextPhoneRecognizer(RegexRecognizer):
     """Phone numbers in national and international formats.
 
     A number with a country code that `phonenumbers` validates is a phone on its own. A national
-    number (no country code, so no region to validate against) counts when a cue such as "call",
-    "tel", "Mobile:" or a trailing "office" stands next to it; without a cue, only a grouping that
-    people use for phone numbers and at least 9 digits lifts it over the threshold. Presidio's own
+    number (no country code) counts when a cue such as "call", "tel", "Mobile:" or a trailing
+    "office" stands next to it; without a cue, a grouping that people use for phone numbers and at
+    least 9 digits lifts it over the threshold, and so does a trunk-0 number of 10-11 digits that
+    `phonenumbers` validates as a fixed or mobile line in a few regions ("07700 900123"). Freephone,
+    premium and shared-cost lines ("0800 …", "0345 …") are a business's and stay visible, and so
+    does a number after "SKU", "item no." or "code". Presidio's own
     phone recognizer scores every national number 0.4, under any sensible threshold.
     """
 
@@ -250,16 +313,21 @@ class ContextPhoneRecognizer(RegexRecognizer):
                 continue
             if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", candidate):  # an IPv4 address
                 continue
-            if _TOLL_FREE.match(candidate):
+            line = _national_line(candidate)
+            if _TOLL_FREE.match(candidate) or line == "business":
                 continue  # a business line, not a person's number
             before = text[max(0, start - 60) : start]
+            if _NOT_PHONE_CUE_BEFORE.search(before):
+                continue  # "SKU 0123456789", "item no. …": a code, even after "no."
             after = text[end : end + 20]
             cued = bool(_PHONE_CUE_BEFORE.search(before) or _PHONE_CUE_AFTER.search(after))
             if candidate.startswith(("+", "00")) and _valid_international(candidate):
                 score = CONFIDENT
             elif cued:
                 score = CONFIDENT if _phone_shaped(candidate) or len(digits) >= 8 else LIKELY
-            elif _phone_shaped(candidate) and len(digits) >= 9:
+            elif line == "mixed":
+                score = WEAK  # a business's line in one reading: only a cue makes it a person's
+            elif (_phone_shaped(candidate) and len(digits) >= 9) or line == "personal":
                 score = 0.55
             else:
                 score = WEAK
@@ -472,26 +540,61 @@ _YEAR_IN_CONTEXT = re.compile(
 )
 
 
+_WEEKDAY = (
+    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?-i:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.)"
+)
+# Words that make a date a shop's deadline or start ("Sale ends 31/12/2025", "valid until
+# January 5, 2026", "launches 1 March 2026"): the reviewer must see those dates as written.
+_DEADLINE_CUE = re.compile(
+    r"\b(?:ends?|ending|ended|until|till|til|valid|expires?|expiring|expiry|expiration|by|from|before|"
+    r"through|thru|to|starts?|starting|begins?|beginning|launch(?:es|ing)?|runs?|closes?|closing|"
+    r"deadline|available|opens?|opening|releases?|released|ships?|shipping|delivery|dispatch(?:ed)?)"
+    rf"\s*[:\u2013\u2014-]?\s*(?:(?:on|the|at|midnight|noon|end\s+of|{_WEEKDAY}),?\s+)*$",
+    re.IGNORECASE,
+)
+# Words that make it a date in someone's life again ("she started on 3 May 2021", "my appointment
+# runs until …", "born …").
+_PERSONAL_CUE = re.compile(
+    r"\b(?:i|me|my|mine|he|him|his|she|her|hers|they|them|their|born|birth|birthday|dob|"
+    r"appointment|married|wedding|died|passed\s+away|hired|graduated|moved|lived|worked|employed)\b"
+    r"|(?<![\w])(?:mr|mrs|ms|miss|mx|dr|prof)\.?\s",
+    re.IGNORECASE,
+)
+
+
+def _shop_deadline(text: str, start: int, end: int) -> bool:
+    """Whether the date text[start:end] is introduced by a deadline or start cue ("ends", "until",
+    "valid", "from" …) and its sentence names no person or personal event."""
+    before = re.split(r"[.!?](?:\s|$)|\n", text[max(0, start - 120) : start])[-1]
+    if not _DEADLINE_CUE.search(before):
+        return False
+    after = re.split(r"[.!?](?:\s|$)|\n", text[end : end + 120])[0]
+    sentence = f"{before} {after}"
+    return not (_PERSONAL_CUE.search(sentence) or _PERSONAL_EVENT.search(sentence))
+
+
 class CalendarDateRecognizer(RegexRecognizer):
     """Calendar dates with a year, timestamps, and years after "in", "since", "during", "a" …: the
     dates of events in a person's life (with a name nearby they identify the person).
 
     Relative and generic dates ("today", "ends Friday", "this weekend", "30 November") are not
-    matched: they carry no personal data and the reviewer must see urgency wording as written.
+    matched: they carry no personal data and the reviewer must see urgency wording as written. Nor
+    are a shop's deadlines with a year ("Sale ends 31/12/2025", "valid until January 5, 2026")
+    unless the sentence is about a person ("she worked there until 3 May 2021"); dates of birth
+    are the DateOfBirthRecognizer's and stay masked whatever precedes them.
     """
 
     ENTITY = DATE
 
     def find(self, text, nlp_artifacts):
         for match in _DATE.finditer(text):
-            yield match.start(), match.end(), LIKELY
+            if not _shop_deadline(text, match.start(), match.end()):
+                yield match.start(), match.end(), LIKELY
         for match in _YEAR_IN_CONTEXT.finditer(text):
-            yield match.start(1), match.end(1), LIKELY
+            if not _shop_deadline(text, match.start(1), match.end(1)):
+                yield match.start(1), match.end(1), LIKELY
 
 
-_WEEKDAY = (
-    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?-i:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.)"
-)
 _DAYPART = r"(?:\s+(?:morning|afternoon|evening|night|noon|lunchtime))?"
 _PERSONAL_WEEKDAY = re.compile(
     rf"\b(?:(?:on|next|this|last|coming|until|till|by|from)\s+)?(?:the\s+)?({_WEEKDAY}){_DAYPART}\b",
@@ -710,7 +813,7 @@ class StreetAddressRecognizer(RegexRecognizer):
         found = []
         for match in _STREET.finditer(text):
             words = _trim_words(match.group("words"))
-            if not words:
+            if not words or _DATE.match(text, match.start()):  # "1 March 2026" is a date
                 continue
             words_end = match.start("words") + len(words)
             end = words_end
@@ -1030,6 +1133,30 @@ def _first_names() -> frozenset[str]:
 
 # spaCy's small model often calls foreign names ORG, so only places and groups block a name.
 _NOT_PERSON_ENTS = frozenset({"GPE", "LOC", "FAC", "NORP", "LANGUAGE"})
+_PRODUCT_DESCRIPTORS = _word_list("product_descriptors")
+_PRODUCT_VERBS = _word_list("product_verbs")
+_PERSON_CUES_BEFORE = _word_list("person_cues_before")
+_PERSONAL_PRONOUNS = frozenset({"he", "she", "him", "her", "his", "hers", "himself", "herself"})
+
+
+@cache
+def _country_names() -> frozenset[str]:
+    """English names of the world's countries and territories, lower case ("france", "jordan"),
+    from the region names that `phonenumbers` ships."""
+    from phonenumbers import SUPPORTED_REGIONS
+    from phonenumbers.geocoder import LOCALE_DATA
+
+    names = set()
+    for region in SUPPORTED_REGIONS:
+        names_by_language = LOCALE_DATA.get(region, {})
+        name = names_by_language.get("en", "")
+        while name.startswith("*"):  # "*aa": the same name as for that language
+            name = names_by_language.get(name[1:], "")
+        if name:
+            names.add(name.lower())
+    return frozenset(names)
+
+
 _PURCHASE = re.compile(
     r"\b(?:purchased|bought|ordered|booked|subscribed|signed\s+up|joined|added|reviewed|is\s+viewing|"
     r"just\s+\w+)",
@@ -1076,6 +1203,45 @@ class NameRecognizer(EntityRecognizer):
     def _blocked(self, token) -> bool:
         return token.ent_type_ in _NOT_PERSON_ENTS
 
+    def _not_a_person(self, doc, start: int, end: int) -> bool:
+        """Spans the name shapes take that name a place or a product: a country standing alone
+        ("made in (France)") unless the model calls it a person or a word before it speaks to or
+        of a person ("spoke with Jordan", "Dear Georgia"), or a given name that is also an English
+        word followed only by English words that name a shade or a product ("Rose Quartz face
+        roller", "Ruby Red").
+
+        A product phrase needs a lower-case noun after it ("… face roller") or a colour, gem or
+        material as its last word. A title before it makes it a person again, and so does, for a
+        colour, a verb after it that products do not do ("Pearl White starred …") or any verb in a
+        sentence that speaks of him or her ("Ruby Red is … she"). "Rose Tyler called" and "Ruby
+        Patel" (no English word) stay names."""
+        tokens = [t for t in doc[start:end] if not t.is_punct]
+        if not tokens:
+            return False
+        if " ".join(t.lower_ for t in tokens) in _country_names():
+            previous = doc[start - 1].lower_ if start > 0 else ""
+            return previous not in _PERSON_CUES_BEFORE and any(t.ent_type_ != "PERSON" for t in tokens)
+        first, rest = tokens[0], tokens[1:]
+        if not rest or not (self._given(first) and self.lexicon.is_word(first)):
+            return False
+        if any(not self.lexicon.is_word(t) or self._initial(t) for t in rest):
+            return False
+        if start > 0 and _TITLE.fullmatch(doc[start - 1].text + " "):
+            return False
+        after = doc[end] if end < len(doc) else None
+        if after is not None and after.is_lower and after.is_alpha and after.pos_ == "NOUN":
+            return True  # "… face roller", "… lipstick"
+        if tokens[-1].lower_ not in _PRODUCT_DESCRIPTORS or after is None:
+            return tokens[-1].lower_ in _PRODUCT_DESCRIPTORS
+        if after.pos_ == "VERB" and after.lemma_.lower() not in _PRODUCT_VERBS:
+            return False
+        sentence_start, sentence_end = _sentence_bounds(doc, start)
+        nearby = doc[max(sentence_start, start - 20) : min(sentence_end, end + 20)]
+        speaks_of_a_person = after.pos_ in ("VERB", "AUX") and any(
+            t.lower_ in _PERSONAL_PRONOUNS for t in nearby
+        )
+        return not speaks_of_a_person
+
     def analyze(self, text, entities, nlp_artifacts):
         doc = nlp_artifacts.tokens
         spans: list[tuple[int, int]] = []
@@ -1118,6 +1284,8 @@ class NameRecognizer(EntityRecognizer):
         results = []
         for start, end in spans:
             if self._purchase_notification(doc, start, end) or self._thing_bought(doc, start):
+                continue
+            if self._not_a_person(doc, start, end):
                 continue
             results.append(
                 RecognizerResult(PERSON, doc[start].idx, doc[end - 1].idx + len(doc[end - 1]), CONFIDENT)
@@ -1477,6 +1645,8 @@ class NerPersonRecognizer(NameRecognizer):
             if self._purchase_notification(doc, tokens[0].i, tokens[-1].i + 1) or self._thing_bought(
                 doc, tokens[0].i
             ):
+                continue
+            if self._not_a_person(doc, tokens[0].i, tokens[-1].i + 1):
                 continue
             start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1])
             results.append(RecognizerResult(PERSON, start, end, CONFIDENT))

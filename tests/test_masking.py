@@ -483,3 +483,120 @@ def test_a_shops_own_dates_stay_visible(masker, text):
 def test_a_long_comma_list_is_read_in_linear_time_and_short_lists_of_people_still_count(masker):
     assert r._NAME_LIST.count("{0,12}") == 1  # bounded: an open repetition rescans from every word
     assert ("Lindqvist", "PERSON") in found(masker, "The founders: Okafor, Lindqvist and Brandt.")
+
+
+# --- national phone numbers without a cue ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Tamsin Halvorsen: +44 7700 900456, or at home 07700 900456.", "07700 900456"),
+        ("Henrike Vogt 0172 9876543", "0172 9876543"),
+        ("Questions for Ottoline go to 07700 900456!", "07700 900456"),
+        ("Reach Lukas Brenner, 040 87654321, after six.", "040 87654321"),
+        ("Ottoline Marsh 07700900456", "07700900456"),
+    ],
+)
+def test_a_national_number_that_phonenumbers_validates_is_a_phone_without_a_cue(masker, text, number):
+    # Long groups ("900456", "87654321") are not the usual phone grouping: validity decides.
+    assert (number, "PHONE") in found(masker, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Free advice line 0800 9876543, lines open 9-5.",
+        "Questions? 0345 678 9012 (local rate).",
+        "Horoscopes on 0906 678 9012, £1.50 a minute.",
+        "SKU 04567890123 is back on the shelf.",
+        "Item no. 0456789012 ships today.",
+        "Use code 0456789012 at checkout.",
+        "Over 01234567 happy customers and counting!",
+        "Only 0 left, 2345678 sold, £0.99 each.",
+        "Orders of 12 x 0.5 l bottles ship in 2-3 days.",
+    ],
+)
+def test_business_lines_codes_quantities_and_prices_are_not_national_phones(masker, text):
+    assert "PHONE" not in types_of(masker, text)
+
+
+def test_a_shared_cost_number_with_a_personal_reading_still_needs_a_cue(masker):
+    # "0341 …" is a Leipzig line and a UK non-geographic number: a cue settles it.
+    assert r._national_line("0341 8765432") == "mixed"
+    assert "PHONE" not in types_of(masker, "Lamps from 0341 8765432 onwards.")
+    assert found(masker, "Mobile: 0341 8765432") == [("0341 8765432", "PHONE")]
+    assert r._national_line("0800 9876543") == "business"
+    assert r._national_line("07700 900456") == "personal"
+    assert r._national_line("1234567890") is None  # no trunk 0: not how a national number is written
+
+
+# --- products, shades and countries are not people -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our Rose Quartz eye mask cools puffy skin.",
+        "Rose Quartz face roller, now 20% off.",
+        "Ruby Red lip tint, made in (France).",
+        "The Ruby Red shade is back in stock.",
+        "Ruby Red is back in stock.",
+        "Try Amber Glow, the candle that smells of figs.",
+        "The Jade Stone bracelet sold out in a day.",
+        "Pearl Satin blouse in three sizes.",
+        "Handmade in (Italy) and shipped from (Jordan).",
+    ],
+)
+def test_shade_and_product_names_that_start_with_a_given_name_and_countries_are_not_people(masker, text):
+    assert "PERSON" not in types_of(masker, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Rose Tyler called about her order.", "Rose Tyler"),
+        ("Ruby Patel asked for a refund.", "Ruby Patel"),
+        ("Ruby Red said she would pick up the parcel herself.", "Ruby Red"),
+        ("Pearl White starred in a dozen silent films.", "Pearl White"),
+        ("Ms. Rose Quartz will see you now.", "Ms. Rose Quartz"),
+        ("Jordan Whitaker signed for the delivery.", "Jordan Whitaker"),
+        ("I spoke with Jordan about the refund.", "Jordan"),
+    ],
+)
+def test_the_same_words_are_names_where_the_context_says_person(masker, text, name):
+    assert (name, "PERSON") in found(masker, text)
+
+
+# --- a shop's deadlines with a year stay visible ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sale ends 30/11/2026 at midnight.",
+        "Offer valid until March 3, 2027. Terms apply.",
+        "Voucher expires 2026-12-24.",
+        "Prices rise from 1 April 2027.",
+        "The spring range launches on Monday, 2 March 2026 at 9:00.",
+        "Order by 18 December 2026 for delivery before the holidays.",
+        "Runs through 5 January 2027 while stocks last.",
+        "The promotion runs until the end of 2026.",
+    ],
+)
+def test_a_shops_deadlines_and_start_dates_with_a_year_stay_visible(masker, text):
+    assert masker.find(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "kind"),
+    [
+        ("Born 02/09/1988, she moved to Porto in 2010.", "02/09/1988", "DATE_OF_BIRTH"),
+        ("The offer ends soon. DOB: 17/05/1979", "17/05/1979", "DATE_OF_BIRTH"),
+        ("Until 4 June 2019 my appointment was on Tuesdays.", "4 June 2019", "DATE"),
+        ("She worked at the bakery from 3 May 2019.", "3 May 2019", "DATE"),
+        ("The parcel for Mr. Ferreira was sent on 12/03/2024.", "12/03/2024", "DATE"),
+    ],
+)
+def test_dates_of_birth_and_dates_in_a_persons_life_are_still_masked(masker, text, value, kind):
+    assert (value, kind) in found(masker, text)
