@@ -787,6 +787,7 @@ class _Deadline:
         self._lock = threading.Lock()
 
     def __enter__(self):
+        self._ends = time.monotonic() + self.seconds
         self._timer = threading.Timer(self.seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
@@ -803,9 +804,16 @@ class _Deadline:
             for sock in self._sockets:
                 _shut(sock)
 
+    def remaining(self) -> float:
+        return max(0.0, self._ends - time.monotonic())
+
+    @classmethod
+    def current(cls) -> _Deadline | None:
+        return getattr(cls._current, "value", None)
+
     @classmethod
     def watch(cls, sock: socket.socket) -> None:
-        deadline = getattr(cls._current, "value", None)
+        deadline = cls.current()
         if deadline is None:
             return
         with deadline._lock:
@@ -850,6 +858,36 @@ class _WatchedPools:
 class _GuardedAdapter(_WatchedPools, IPFilterAdapter):
     """requests-hardened's filter: resolves the host, refuses non-public addresses, pins the checked
     address for the connection (no DNS rebinding between check and connect)."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        # This is where the filter resolves the host, with getaddrinfo, which has no timeout of its
+        # own: a slow resolver must not hold the worker past the total deadline.
+        deadline = _Deadline.current()
+        resolve = super().build_connection_pool_key_attributes
+        if deadline is None:
+            return resolve(request, verify, cert)
+        return _within(deadline.remaining(), resolve, request, verify, cert)
+
+
+def _within(seconds: float, function, *args):
+    """`function(*args)` in a daemon thread, given up (requests.ConnectTimeout) after `seconds`; the
+    thread finishes on its own when the blocking call returns."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as exc:  # handed to the caller, whatever it is
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="webhook-dns", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise requests.ConnectTimeout("the receiver's host name did not resolve within the time allowed")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 class _OpenAdapter(_WatchedPools, HTTPAdapter):

@@ -6,7 +6,9 @@ through the real worker code; the qcluster process itself is exercised in test_w
 """
 
 import hashlib
+import socket
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -431,6 +433,29 @@ def test_the_whole_exchange_is_cut_at_the_total_deadline():
         )
     assert result.error_kind == "timeout" and result.status_code is None
     assert 1400 <= result.duration_ms < 4000
+
+
+def test_a_slow_name_lookup_counts_against_the_total_deadline(settings, monkeypatch):
+    """getaddrinfo has no timeout of its own; the guarded sender waits for it only as long as the
+    deadline allows."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    looked_up = threading.Event()
+
+    def slow_lookup(*args, **kwargs):
+        looked_up.set()
+        time.sleep(3)
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    result = webhooks.post(
+        "https://slow-dns.example.com/hooks",
+        b"{}",
+        {},
+        timeouts=webhooks.Timeouts(connect=1, read=1, total=1),
+    )
+    assert looked_up.is_set()
+    assert (result.status_code, result.error_kind) == (None, "timeout")
+    assert 900 <= result.duration_ms < 2500
 
 
 def test_only_the_start_of_a_large_answer_is_read_and_kept():
