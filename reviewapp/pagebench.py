@@ -191,6 +191,8 @@ def populate(*, drafts: int, flags_per_draft: int = 10, seed: int = 7, now=None)
             ],
             batch_size=500,
         )
+        # Bulk inserts bypass workflow.py, which keeps the queue's sort key: compute it once here.
+        Draft.objects.filter(pk__in=[row.pk for row in rows]).refresh_risk()
     return {"writers": writers, "reviewers": reviewers, "drafts": rows}
 
 

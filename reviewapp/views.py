@@ -133,9 +133,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         leased_to=user if chosen["mine"] else None,
         order=chosen["order"],
     )
-    # Paginate on ids alone, then load the page's rows: the sort needs one risk figure per draft,
-    # and the counts, authorship and related rows are then computed for 25 drafts, not for every
-    # draft before the page (a deep page of 10,000 drafts would otherwise compute them all).
+    # Paginate on ids alone (the risk order reads the stored Draft.risk), then load the page's rows:
+    # the counts, authorship and related rows are computed for 25 drafts, not for every draft
+    # before the page (a deep page of 10,000 drafts would otherwise compute them all).
     page = Paginator(ordered.values_list("pk", flat=True), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     ids = list(page.object_list)
     rows = (

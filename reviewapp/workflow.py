@@ -258,7 +258,9 @@ def _flag_row(version: Version, f: flagging.Flag) -> Flag:
 
 
 def _store_flags(version: Version, found: list[flagging.Flag], *, actor: User | None) -> None:
+    """Save the flags of a draft's new current version (set before this is called)."""
     Flag.objects.bulk_create(_flag_row(version, f) for f in found)
+    _refresh_risk(version.draft_id)
     audit.record(
         "flags.computed",
         actor=actor,
@@ -266,6 +268,11 @@ def _store_flags(version: Version, found: list[flagging.Flag], *, actor: User | 
         draft=version.draft,
         data={"version": version.number, "counts": _counts(found), "rules": sorted({f.rule for f in found})},
     )
+
+
+def _refresh_risk(draft_id: int) -> None:
+    """After the current version's flags change (new flags, overrides): the queue sorts by it."""
+    Draft.objects.filter(pk=draft_id).refresh_risk()
 
 
 def _counts(found) -> dict[str, int]:
@@ -304,6 +311,7 @@ def reflag(draft: Draft, *, found: list[flagging.Flag], actor: User | None = Non
             Flag.objects.bulk_update(
                 updated, ["category", "severity", "text", "message", "suggestion", "reference", "claim"]
             )
+        _refresh_risk(locked.pk)
         audit.record(
             "flags.recomputed",
             actor=actor,
@@ -551,6 +559,8 @@ def _decide_locked(
         )
     for flag_id, reason in reasons.items():
         _apply_override(flags[flag_id], reviewer=reviewer, reason=reason, now=now)
+    if reasons:
+        _refresh_risk(locked.pk)
     if kind == DecisionKind.APPROVE:
         still_open = sorted(
             flag.pk
@@ -650,6 +660,7 @@ def override_flag(flag: Flag, *, reviewer: User, reason: str) -> Flag:
             )
         flag = Flag.objects.select_for_update().get(pk=flag.pk)
         _apply_override(flag, reviewer=reviewer, reason=reason, now=timezone.now())
+        _refresh_risk(locked.pk)
         audit.record(
             "flag.overridden",
             actor=reviewer,

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 
 from reviewapp import accounts, workflow
-from reviewapp.models import User
+from reviewapp.models import Draft, User
 
 _counter = itertools.count(1)
 
@@ -128,3 +128,12 @@ def alter_audit_row(pk: int, data: str) -> None:
     """Tamper with one audit event's data behind the trigger."""
     with behind_the_audit_trigger() as cursor:
         cursor.execute("UPDATE reviewapp_auditevent SET data = %s WHERE id = %s", [data, pk])
+
+
+def stored_risk_is_current(draft: Draft) -> bool:
+    """Draft.risk, the queue's stored sort key, against the current version's flags counted now."""
+    draft = Draft.objects.get(pk=draft.pk)
+    flags = list(draft.current_version.flags.all())
+    blockers = sum(f.severity == "blocker" and f.status == "open" for f in flags)
+    warnings = sum(f.severity == "warning" for f in flags)
+    return draft.risk == blockers * 1_000_000 + warnings

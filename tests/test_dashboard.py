@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from reviewapp import leases, webhooks, workflow
 from reviewapp.models import AuditEvent, Decision, Draft, Flag, FlagStatus, Version
-from tests.conftest import RISKY_COPY, SAFE_COPY, api_as, make_user, submit
+from tests.conftest import RISKY_COPY, SAFE_COPY, api_as, make_user, stored_risk_is_current, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +76,29 @@ def test_queue_sorts_by_risk_then_by_age_when_asked(copywriter, reviewer):
     assert by_risk[-1] == calm.pk and counts[calm.pk] == (0, 0)
 
     assert queue_ids(client.get("/queue?sort=age")) == [calm.pk, risky.pk, two.pk]
+
+
+def test_the_stored_risk_follows_every_change_of_the_current_flags(copywriter, reviewer):
+    one_blocker = submit(author=copywriter, title="One blocker", body=RISKY_COPY)
+    two = submit(author=copywriter, title="Two blockers", body=TWO_BLOCKERS)
+    calm = submit(author=copywriter, title="Calm", body=SAFE_COPY)
+    assert all(map(stored_risk_is_current, (one_blocker, two, calm)))
+    assert fresh(two).risk > fresh(one_blocker).risk > fresh(calm).risk == 0
+    client = browser(reviewer)
+    assert queue_ids(client.get("/queue"))[0] == two.pk
+
+    for flag in blockers_of(two):  # overriding its blockers takes it below the one with an open blocker
+        workflow.override_flag(flag, reviewer=reviewer, reason="Backed by the lab report on file.")
+    assert stored_risk_is_current(two)
+    assert queue_ids(client.get("/queue"))[:2] == [one_blocker.pk, two.pk]
+
+    workflow.add_version(one_blocker, author=copywriter, body=SAFE_COPY)  # new text, new flags
+    assert stored_risk_is_current(one_blocker) and fresh(one_blocker).risk == 0
+
+    workflow.add_version(calm, author=copywriter, body=RISKY_COPY)
+    overrides = [workflow.Override(flag.pk, "Stock figure from the live feed.") for flag in blockers_of(calm)]
+    workflow.decide(calm, reviewer=reviewer, kind="approve", version=2, overrides=overrides)
+    assert stored_risk_is_current(calm)
 
 
 def test_queue_filters_by_flag_category_channel_and_my_claims(copywriter, reviewer, second_reviewer):

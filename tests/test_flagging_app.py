@@ -12,7 +12,7 @@ from django.utils import timezone
 from reviewapp import checks, workflow
 from reviewapp.flagging import RulePackError, rules
 from reviewapp.models import AuditEvent, Claim, Flag
-from tests.conftest import submit
+from tests.conftest import stored_risk_is_current, submit
 
 CLAIM_COPY = "Clinically proven to reduce redness in 14 days. Only 2 left!"
 
@@ -102,6 +102,7 @@ def test_reflag_recomputes_undecided_drafts_and_never_touches_decided_ones(copyw
     call_command("reflag", stdout=out, stderr=err)
 
     assert _establishment(open_draft).severity == "info"
+    assert stored_risk_is_current(open_draft)  # the queue's sort key follows the new flags
     assert list(decided.current_version.flags.values_list("pk", "severity")) == decided_flags
     assert "1 changed" in out.getvalue()
     assert "draft" in err.getvalue()  # the tqdm progress bar

@@ -3,6 +3,9 @@ while its `approval` is an *approve* decision of its `approved_version`, of this
 that version's exact text (same sha256). The check constraint on Draft already requires both to be set
 and ties the approved version to the current one (a missing approval is its error); this trigger ties
 the approval to both, whatever path writes the row.
+
+On SQLite, a migration that rebuilds reviewapp_draft (most AddField/AlterField operations there) drops
+its triggers: such a migration must create them again (tests/test_constraints.py would fail).
 """
 
 from django.db import migrations
@@ -61,6 +64,6 @@ def drop_trigger(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reviewapp", "0007_choice_labels")]
+    dependencies = [("reviewapp", "0008_draft_risk")]
 
     operations = [migrations.RunPython(create_trigger, drop_trigger)]
