@@ -270,6 +270,9 @@ def test_queue_costs_the_same_for_10_and_1000_drafts(people, client, django_asse
 
     populate(drafts=10)
     small = {path: count_queries(lambda path=path: client.get(path))[0] for path in pages}
+    for path in pages:
+        with django_assert_max_num_queries(QUEUE_QUERIES):
+            client.get(path)
     populate(drafts=990)
     large = {}
     for path in pages:
@@ -354,6 +357,8 @@ def test_draft_page_costs_the_same_for_bulk_drafts_among_10_and_1000(
     made = populate(drafts=10)
     ten, response = count_queries(lambda: client.get(f"/drafts/{made['drafts'][3].pk}"))
     assert len(response.context["flags"]) == 10
+    with django_assert_max_num_queries(DRAFT_PAGE_QUERIES):
+        client.get(f"/drafts/{made['drafts'][5].pk}")
     made = populate(drafts=1000)
     thousand, _ = count_queries(lambda: client.get(f"/drafts/{made['drafts'][3].pk}"))
 
