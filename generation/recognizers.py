@@ -1231,8 +1231,10 @@ class NameRecognizer(EntityRecognizer):
         after = doc[end] if end < len(doc) else None
         if after is not None and after.is_lower and after.is_alpha and after.pos_ == "NOUN":
             return True  # "… face roller", "… lipstick"
-        if tokens[-1].lower_ not in _PRODUCT_DESCRIPTORS or after is None:
-            return tokens[-1].lower_ in _PRODUCT_DESCRIPTORS
+        if tokens[-1].lower_ not in _PRODUCT_DESCRIPTORS:
+            return False
+        if after is None:
+            return True  # "… in Ruby Red" at the end of the text
         if after.pos_ == "VERB" and after.lemma_.lower() not in _PRODUCT_VERBS:
             return False
         sentence_start, sentence_end = _sentence_bounds(doc, start)

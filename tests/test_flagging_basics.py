@@ -171,3 +171,12 @@ def test_find_flags_many_returns_results_in_input_order_equal_to_single_calls():
     assert find_flags_many(texts) == [find_flags(text) for text in texts]
     assert find_flags_many(texts, language="de") == [find_flags(text, language="de") for text in texts]
     assert find_flags_many([]) == []
+
+
+def test_the_bench_interleaves_slices_that_cover_every_text_once():
+    from reviewapp.flagging import bench
+
+    texts = ["word " * 700, "a b c", "word " * 2500, "", "word " * 4000, "tail"]
+    slices = bench._slices(texts)
+    assert [index for start, end in slices for index in range(start, end)] == list(range(len(texts)))
+    assert slices == [(0, 3), (3, 5), (5, 6)]  # cut once ~3,000 words are reached
