@@ -428,3 +428,65 @@ def test_many_matches_in_one_wall_of_text_keep_every_flag_once():
     flags = find_flags(text)
     assert len(flags) == 2000
     assert all(text[f.start : f.end] == f.text == "#1" for f in flags)
+
+
+def _plain_matches(engine, doc):
+    """What the engine's matching gave before rules got a Matcher each: one Matcher and one
+    DependencyMatcher over every rule, run on every text."""
+    from spacy.matcher import DependencyMatcher, Matcher
+
+    patterns, dependencies = Matcher(doc.vocab), DependencyMatcher(doc.vocab)
+    for rule in RULES:
+        if rule.patterns:
+            patterns.add(rule.id, [list(p) for p in rule.patterns], greedy="LONGEST")
+        if rule.dependency_patterns:
+            dependencies.add(rule.id, [[dict(node) for node in p] for p in rule.dependency_patterns])
+    found = {(doc.vocab.strings[key], start, end) for key, start, end in engine._phrases(doc)}
+    found |= {(doc.vocab.strings[key], start, end) for key, start, end in patterns(doc)}
+    found |= {(doc.vocab.strings[key], min(ids), max(ids) + 1) for key, ids in dependencies(doc)}
+    for rule, expression in engine._regexes:
+        for hit in expression.finditer(doc.text):
+            span = doc.char_span(hit.start(), hit.end(), alignment_mode="expand")
+            if span is not None and len(span):
+                found.add((rule.id, span.start, span.end))
+    return found
+
+
+def test_a_matcher_per_rule_run_only_where_its_words_occur_finds_what_one_matcher_finds():
+    from reviewapp.flagging import default_engine
+
+    engine = default_engine()
+    texts = [text for rule in RULES for text in (*rule.examples, *rule.counterexamples)]
+    texts += [text for _, puffed, factual in CONTRASTIVE_PAIRS for text in (puffed, factual)]
+    texts += ["Rents rose by $1,800 in Leeds.", "Jo in Leeds bought 3 today!", "", "Nothing to see here."]
+    seen = 0
+    for doc in engine.nlp.pipe(texts):
+        expected = _plain_matches(engine, doc)
+        found = {
+            (rule, span.start, span.end) for rule, spans in engine._matches(doc).items() for span in spans
+        }
+        assert found == expected, doc.text
+        seen += len(expected)
+    assert seen > len(RULES)  # the texts do reach the rules
+
+
+def test_the_words_a_pattern_needs_are_read_from_its_required_steps_only():
+    from reviewapp.flagging.engine import _anchors
+
+    pattern = [
+        {"LOWER": {"IN": ["only", "just"]}},
+        {"LOWER": "very", "OP": "?"},
+        {"POS": "NUM"},
+        {"LEMMA": {"IN": ["left", "remain"]}, "OP": "{1,2}"},
+        {"LOWER": {"IN": ["now"]}, "OP": "{0,2}"},
+        {"TEXT": {"REGEX": r"^\d+$"}},
+    ]
+    kinds = [
+        (kind, listed if isinstance(listed, frozenset) else listed.pattern)
+        for kind, listed in _anchors(pattern)
+    ]
+    assert kinds == [
+        ("lower", frozenset({"only", "just"})),
+        ("lemma", frozenset({"left", "remain"})),
+        ("text", r"^\d+$"),
+    ]

@@ -161,18 +161,21 @@ class Engine:
         self.nlp = nlp
         self.rules = {rule.id: rule for rule in rules}
         self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self._patterns = Matcher(nlp.vocab, validate=True)
-        self._dependencies = DependencyMatcher(nlp.vocab, validate=True)
+        self._patterns: list[_AnchoredMatcher] = []
+        self._dependencies: list[_AnchoredMatcher] = []
         self._regexes: list[tuple[Rule, re.Pattern]] = []
         for rule in rules:
             if rule.phrases:
                 self._phrases.add(rule.id, list(nlp.tokenizer.pipe(rule.phrases)))
             if rule.patterns:
-                self._patterns.add(rule.id, [list(pattern) for pattern in rule.patterns], greedy="LONGEST")
+                matcher = Matcher(nlp.vocab, validate=True)
+                matcher.add(rule.id, [list(pattern) for pattern in rule.patterns], greedy="LONGEST")
+                self._patterns.append(_AnchoredMatcher(rule.id, matcher, rule.patterns))
             if rule.dependency_patterns:
-                self._dependencies.add(
-                    rule.id, [[dict(node) for node in p] for p in rule.dependency_patterns]
-                )
+                matcher = DependencyMatcher(nlp.vocab, validate=True)
+                matcher.add(rule.id, [[dict(node) for node in p] for p in rule.dependency_patterns])
+                nodes = [[node["RIGHT_ATTRS"] for node in p] for p in rule.dependency_patterns]
+                self._dependencies.append(_AnchoredMatcher(rule.id, matcher, nodes))
             flags = re.IGNORECASE if rule.regex_ignore_case else 0
             for expression in rule.regex:
                 self._regexes.append((rule, re.compile(expression, flags)))
@@ -252,14 +255,19 @@ class Engine:
     def _matches(self, doc: Doc) -> dict[str, list[Span]]:
         spans_by_rule: dict[str, list[Span]] = {}
         strings = self.nlp.vocab.strings
-        for matcher in (self._phrases, self._patterns):
-            for match_id, start, end in matcher(doc):
-                spans_by_rule.setdefault(strings[match_id], []).append(doc[start:end])
-        if len(self._dependencies):
-            for match_id, token_ids in self._dependencies(doc):
-                spans_by_rule.setdefault(strings[match_id], []).append(
-                    doc[min(token_ids) : max(token_ids) + 1]
-                )
+        for match_id, start, end in self._phrases(doc):
+            spans_by_rule.setdefault(strings[match_id], []).append(doc[start:end])
+        words = _DocWords(doc)
+        for matcher in self._patterns:
+            if matcher.may_match(words):
+                for _, start, end in matcher.matcher(doc):
+                    spans_by_rule.setdefault(matcher.rule_id, []).append(doc[start:end])
+        for matcher in self._dependencies:
+            if matcher.may_match(words):
+                for _, token_ids in matcher.matcher(doc):
+                    spans_by_rule.setdefault(matcher.rule_id, []).append(
+                        doc[min(token_ids) : max(token_ids) + 1]
+                    )
         for rule, expression in self._regexes:
             for found in expression.finditer(doc.text):
                 span = doc.char_span(found.start(), found.end(), alignment_mode="expand")
@@ -290,6 +298,68 @@ class Engine:
             for start, end in mixed_script_words(piece)
         )
         return flags
+
+
+# A token-Matcher step that lists its words ({"LOWER": {"IN": [...]}}, {"LEMMA": "cure"}) is tested
+# by spaCy with a Python call on every token of every text, for every rule. Most texts contain none of
+# a rule's words, so each rule gets its own Matcher, run only when some pattern of the rule could match:
+# for each of that pattern's required steps (no "?", "*" or "{0,n}") that lists its words, the text has
+# one of them. Results are the same as one Matcher over all rules.
+_ANCHOR_ATTRS = {"LOWER": "lower", "LEMMA": "lemma", "TEXT": "text", "ORTH": "text", "ENT_TYPE": "ent_type"}
+_AT_LEAST_ONCE = re.compile(r"\{[1-9]\d*(?:,\d*)?\}")
+
+
+class _DocWords:
+    """The words of a Doc by attribute (lower-cased text, lemma, exact text), read once per Doc."""
+
+    def __init__(self, doc: Doc):
+        self.lower = {token.lower_ for token in doc}
+        self.lemma = {token.lemma_ for token in doc}
+        self.text = {token.text for token in doc}
+        self.ent_type = {token.ent_type_ for token in doc}
+
+    def has(self, kind: str, listed: frozenset[str] | re.Pattern) -> bool:
+        if isinstance(listed, re.Pattern):
+            return any(listed.search(text) for text in self.text)
+        return not listed.isdisjoint(getattr(self, kind))
+
+
+def _required(step: dict) -> bool:
+    op = step.get("OP")
+    return op is None or op == "+" or bool(_AT_LEAST_ONCE.fullmatch(op))
+
+
+def _anchors(pattern: Sequence[dict]) -> tuple[tuple[str, frozenset[str] | re.Pattern], ...]:
+    """For each required step that lists its words (or entity types, or gives a regular expression for
+    its text): which attribute they are read from, and the words (or the expression)."""
+    anchors = []
+    for step in pattern:
+        if not _required(step):
+            continue
+        for attr, kind in _ANCHOR_ATTRS.items():
+            value = step.get(attr)
+            if isinstance(value, str):
+                anchors.append((kind, frozenset({value})))
+            elif isinstance(value, dict) and isinstance(value.get("IN"), list | tuple):
+                anchors.append((kind, frozenset(value["IN"])))
+            elif isinstance(value, dict) and kind == "text" and isinstance(value.get("REGEX"), str):
+                anchors.append((kind, re.compile(value["REGEX"])))
+    return tuple(anchors)
+
+
+class _AnchoredMatcher:
+    """One rule's Matcher (or DependencyMatcher, whose nodes are all required steps) and, per pattern,
+    what a text must contain for the pattern to match."""
+
+    def __init__(
+        self, rule_id: str, matcher: Matcher | DependencyMatcher, patterns: Sequence[Sequence[dict]]
+    ):
+        self.rule_id = rule_id
+        self.matcher = matcher
+        self.anchors = [_anchors(pattern) for pattern in patterns]
+
+    def may_match(self, words: _DocWords) -> bool:
+        return any(all(words.has(kind, listed) for kind, listed in anchors) for anchors in self.anchors)
 
 
 def _passes(rule: Rule, doc: Doc, span: Span) -> bool:
