@@ -1208,7 +1208,7 @@ class NameRecognizer(EntityRecognizer):
         ("made in (France)") unless the model calls it a person or a word before it speaks to or
         of a person ("spoke with Jordan", "Dear Georgia"), or a given name that is also an English
         word followed only by English words that name a shade or a product ("Rose Quartz face
-        roller", "Ruby Red").
+        roller", "Ruby Red") where no word before it speaks to or of a person ("Thanks Ruby Red").
 
         A product phrase needs a lower-case noun after it ("… face roller") or a colour, gem or
         material as its last word. A title before it makes it a person again, and so does, for a
@@ -1222,11 +1222,15 @@ class NameRecognizer(EntityRecognizer):
             previous = doc[start - 1].lower_ if start > 0 else ""
             return previous not in _PERSON_CUES_BEFORE and any(t.ent_type_ != "PERSON" for t in tokens)
         first, rest = tokens[0], tokens[1:]
-        if not rest or not (self._given(first) and self.lexicon.is_word(first)):
+        # The dictionary has names too ("david", "maria", "smith"): only a given name that is itself
+        # a colour, gem or material ("Rose", "Ruby", "Pearl") can start a shade's name.
+        if not rest or not (self._given(first) and first.lower_ in _PRODUCT_DESCRIPTORS):
             return False
         if any(not self.lexicon.is_word(t) or self._initial(t) for t in rest):
             return False
-        if start > 0 and _TITLE.fullmatch(doc[start - 1].text + " "):
+        if start > 0 and (
+            _TITLE.fullmatch(doc[start - 1].text + " ") or doc[start - 1].lower_ in _PERSON_CUES_BEFORE
+        ):
             return False
         after = doc[end] if end < len(doc) else None
         if after is not None and after.is_lower and after.is_alpha and after.pos_ == "NOUN":
@@ -1629,7 +1633,10 @@ class NerPersonRecognizer(NameRecognizer):
             while len(tokens) > 1 and self._leading_ordinary(tokens[0], tokens[1]):
                 tokens.pop(0)
             whole = len(tokens)
-            heading = _in_heading(doc, ent)
+            # "Thanks David Brown." is a short line of capitals, but a salutation, not a heading
+            heading = _in_heading(doc, ent) and not (
+                tokens and tokens[0].i > 0 and doc[tokens[0].i - 1].lower_ in _PERSON_CUES_BEFORE
+            )
             # In running text, the model's PERSON that starts with a given name is a name as it
             # stands ("John Smith", "Rachel Green"); otherwise trailing ordinary words go.
             if heading or not (tokens and self._given(tokens[0]) and len(tokens) <= 4):

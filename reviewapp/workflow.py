@@ -130,38 +130,21 @@ TITLE_MAX_CHARS = 200
 COMMENT_MAX_CHARS = 5000
 
 
-# Joiners are legitimate between emoji (family, flag and skin-tone sequences) and in scripts such as
-# Persian or Devanagari; between two Latin letters they only hide a word from the checks.
-_JOINERS = {"\u200c", "\u200d"}
-
-
-def _is_latin_letter(char: str) -> bool:
-    return char.isalpha() and unicodedata.name(char, "").startswith("LATIN")
-
-
 def _reject_control_characters(value: str, what: str) -> None:
     """Control characters, lone surrogates and invisible formatting characters (soft hyphen,
     zero-width space, bidirectional overrides, byte-order mark…) are refused: the reviewer cannot see
     them, and inside a word they would hide a claim from the automatic checks."""
-    for index, char in enumerate(value):
-        if char in "\n\r\t":
-            continue
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cs"):
+    for char in value:
+        if char not in "\n\r\t" and unicodedata.category(char) in ("Cc", "Cs"):
             raise Invalid(f"The {what} contains a control or invalid character (U+{ord(char):04X}).")
-        if category == "Cf":
-            if char in _JOINERS and not (
-                0 < index < len(value) - 1
-                and _is_latin_letter(value[index - 1])
-                and _is_latin_letter(value[index + 1])
-            ):
-                continue
-            name = unicodedata.name(char, "a formatting character").lower()
-            raise Invalid(
-                f"The {what} contains an invisible character (U+{ord(char):04X}, {name}). Remove it: "
-                "readers cannot see it and it can hide words from the checks.",
-                code="invisible_character",
-            )
+    if hidden := flagging.hidden_characters(value):
+        char = value[hidden[0]]
+        name = unicodedata.name(char, "a formatting character").lower()
+        raise Invalid(
+            f"The {what} contains an invisible character (U+{ord(char):04X}, {name}). Remove it: "
+            "readers cannot see it and it can hide words from the checks.",
+            code="invisible_character",
+        )
 
 
 def clean_body(body: str) -> str:

@@ -156,6 +156,29 @@ def test_flag_copy_writes_one_line_per_input_in_order_and_reports_bad_lines(db, 
         assert 0 <= flag["start"] < flag["end"] <= len(text)
 
 
+def test_flag_copy_reports_a_lone_surrogate_on_its_line_and_goes_on(db, tmp_path):
+    # "\ud800" is valid JSON but no character: it used to crash the run and lose the whole batch
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id": 1, "text": "Only 2 left!"}\n'
+        '{"id": 2, "text": "\\ud800 Only 2 left"}\n'
+        '{"id": "\\udc00", "text": "Hurry"}\n'
+        '{"id": 4, "text": "Only 2 left\\u200b!"}\n',
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    call_command("flag_copy", str(source), stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line.get("id") for line in lines] == [1, None, None, 4]
+    assert "manipulation.false_scarcity" in {f["rule"] for f in lines[0]["flags"]}
+    assert "'text' contains an invalid character (lone surrogate U+D800" in lines[1]["error"]
+    assert "'id' contains an invalid character (lone surrogate U+DC00" in lines[2]["error"]
+    assert {f["rule"] for f in lines[3]["flags"]} >= {
+        "manipulation.false_scarcity",
+        "manipulation.hidden_character",
+    }
+
+
 def test_flag_copy_fails_only_when_the_input_cannot_be_read(db, tmp_path):
     with pytest.raises(CommandError, match="cannot read"):
         call_command("flag_copy", str(tmp_path / "missing.jsonl"), stdout=io.StringIO())

@@ -226,6 +226,43 @@ def test_html_is_read_through_and_offsets_point_into_the_original():
         assert text[flag.start : flag.end] == flag.text
 
 
+@pytest.mark.parametrize(
+    ("text", "rule", "shown"),
+    [
+        ("Only <b>2</b> left in stock!", "manipulation.false_scarcity", "Only <b>2</b> left"),
+        ("Clinically <em>proven</em>.", "unverifiable.establishment_claim", "Clinically <em>proven"),
+        ("The <i>best</i> kettle.", "exaggeration.superlative", "The <i>best"),
+        ("Clini&shy;cally proven.", "unverifiable.establishment_claim", "Clini&shy;cally proven"),
+        ("<p>Hurry</p><p>only 3&nbsp;left</p>", "manipulation.false_scarcity", "only 3&nbsp;left"),
+        ("Only 2 left\u200b!", "manipulation.false_scarcity", "Only 2 left"),
+        ("Clini\u200bcally proven.", "unverifiable.establishment_claim", "Clini\u200bcally proven"),
+        ("Clini\u00adcally proven.", "unverifiable.establishment_claim", "Clini\u00adcally proven"),
+    ],
+)
+def test_inline_tags_references_and_invisible_characters_do_not_hide_a_phrase(text, rule, shown):
+    flags = find_flags(text)
+    assert [f.text for f in flags if f.rule == rule] == [shown]
+    assert all(text[f.start : f.end] == f.text for f in flags)
+
+
+def test_an_invisible_character_is_a_blocker_but_emoji_joiners_are_not():
+    text = "Clini\u200bcally proven, for the whole family \U0001f468\u200d\U0001f469\u200d\U0001f467."
+    hidden = [f for f in find_flags(text) if f.rule == "manipulation.hidden_character"]
+    assert [(f.start, f.end, f.severity) for f in hidden] == [(5, 6, "blocker")]
+    assert "U+200B" in hidden[0].message
+
+
+def test_a_lone_surrogate_does_not_crash_the_engine():
+    flags = find_flags("\ud800 Only 2 left")
+    assert [f.text for f in flags if f.rule == "manipulation.false_scarcity"] == ["Only 2 left"]
+
+
+def test_flagging_and_masking_in_one_process_share_one_pipeline():
+    from reviewapp.flagging import default_engine, load_nlp
+
+    assert load_nlp() is load_nlp(None) is default_engine().nlp
+
+
 def test_huge_input_is_parsed_in_pieces_with_offsets_intact():
     paragraph = "Plain copy about a kettle with a steel body. " * 40
     text = (paragraph + "Only 3 lamps left! ") * 60  # ~130,000 characters

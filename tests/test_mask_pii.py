@@ -50,6 +50,16 @@ def test_mask_pii_reads_stdin_and_reports_bad_lines_without_stopping(monkeypatch
     assert rows[4] == {"id": 5, "masked": "ok", "entities": []}
 
 
+def test_mask_pii_reports_a_lone_surrogate_on_its_line_and_goes_on(monkeypatch):
+    stdin = '{"id": 1, "text": "\\ud800 Dear ottokar,"}\n{"id": 2, "text": "Dear ottokar,"}\n'
+    rows = run_command("-", stdin=stdin, monkeypatch=monkeypatch)
+    assert rows[0] == {
+        "id": None,
+        "error": "line 1: 'text' contains an invalid character (lone surrogate U+D800 at position 0)",
+    }
+    assert rows[1]["masked"] == "Dear <PERSON_1>,"
+
+
 def test_mask_pii_fails_only_when_the_input_cannot_be_read(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("mask_pii", str(tmp_path / "missing.jsonl"), stdout=io.StringIO())

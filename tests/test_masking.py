@@ -600,3 +600,24 @@ def test_a_shops_deadlines_and_start_dates_with_a_year_stay_visible(masker, text
 )
 def test_dates_of_birth_and_dates_in_a_persons_life_are_still_masked(masker, text, value, kind):
     assert (value, kind) in found(masker, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("Hi Perpetua Oyelaran", "Hi <PERSON_1>"),
+        ("Hello Anselm Brightwater!", "Hello <PERSON_1>!"),
+        # a given name and a surname that are also dictionary words, on a short line of capitals
+        ("Thanks Gideon Moss.", "Thanks <PERSON_1>."),
+        ("Thanks Desmond.", "Thanks <PERSON_1>."),
+        ("Thanks David Brown.", "Thanks <PERSON_1>."),
+        ("Thank you Miriam Baker!", "Thank you <PERSON_1>!"),
+        # a dictionary-word surname followed by a noun is not a shade's name ("Rose Quartz roller")
+        ("I spoke to Desmond Baker today.", "I spoke to <PERSON_1> today."),
+        ("I spoke to David Smith today.", "I spoke to <PERSON_1> today."),
+    ],
+)
+def test_a_greeting_or_cue_before_a_name_keeps_the_whole_name_masked(masker, text, masked):
+    # these leaked: the model took "Hi" for the given name, a salutation line read as a heading, and
+    # names found in the dictionary ("david", "smith") passed for a shade's name
+    assert masker.mask(text).masked_text == masked

@@ -6,7 +6,7 @@
 No Django imports here or below (a test enforces it).
 """
 
-from reviewapp.flagging.engine import Claim, Engine, Flag, default_engine, load_nlp
+from reviewapp.flagging.engine import Claim, Engine, Flag, default_engine, hidden_characters, load_nlp
 from reviewapp.flagging.rules import Rule, RulePackError, load_rules
 
 
@@ -30,6 +30,7 @@ __all__ = [
     "default_engine",
     "find_flags",
     "find_flags_many",
+    "hidden_characters",
     "load_nlp",
     "load_rules",
 ]

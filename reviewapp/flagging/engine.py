@@ -5,6 +5,7 @@ Pure Python: takes strings, returns frozen dataclasses, imports nothing from Dja
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import unicodedata
@@ -29,12 +30,24 @@ SUPPORTED_LANGUAGES = frozenset({"en"})
 # wall of text; a phrase straddling a cut can be missed, but cuts fall between sentences where the
 # copy has any.
 CHUNK_CHARS = 10_000
+# Characters parsed in one `nlp.pipe` batch at most, so a batch of long pieces stays small in memory.
+BATCH_CHARS = 100_000
 
-# HTML tags and character references are blanked out with spaces of the same length before parsing,
-# so "<b>Only 2 left</b>" reads as words while every offset still points into the original text.
+# What the rules read is the copy as a reader sees it: HTML tags taken out (a block-level tag becomes a
+# line break), character references decoded and invisible characters (zero-width space, soft hyphen,
+# bidirectional controls…) dropped, so "Only <b>2</b> left", "Clini&shy;cally proven" and
+# "left\u200b!" read as the words they show. Every character read keeps its position in the original,
+# so every flag's offsets point into the original text.
 _MARKUP = re.compile(
     r"<!--.*?-->|<[a-zA-Z/!][^<>]{0,1000}>|&(?:[a-zA-Z]{2,10}|#\d{1,7}|#x[0-9a-fA-F]{1,6});", re.S
 )
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|section|article|header|footer|blockquote|hr|pre)\b",
+    re.IGNORECASE,
+)
+# Joiners are legitimate between emoji (family, flag and skin-tone sequences) and in scripts such as
+# Persian or Devanagari; between two Latin letters they only hide a word from the checks.
+_JOINERS = frozenset("\u200c\u200d")
 
 LANGUAGE_NAMES = {
     "de": "German",
@@ -79,13 +92,47 @@ def mixed_script_words(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def parse_copy(text: str) -> str:
-    """The text the rules read: markup blanked, look-alike letters in Latin words made Latin, very long
-    runs without spaces broken. Always the same length as `text`, so offsets need no mapping."""
-    if "<" in text or "&" in text:
-        text = _MARKUP.sub(lambda m: " " * len(m.group()), text)
-    for start, end in mixed_script_words(text):
-        text = text[:start] + text[start:end].translate(_CONFUSABLES) + text[end:]
+def hidden_characters(text: str) -> list[int]:
+    """Positions of invisible formatting characters a reader cannot see (Unicode category Cf: zero-width
+    space, soft hyphen, byte-order mark, bidirectional controls…); a joiner counts only between two
+    Latin letters."""
+    found = []
+    for index, char in enumerate(text):
+        if char.isprintable() or unicodedata.category(char) != "Cf":
+            continue
+        if char in _JOINERS and not (
+            0 < index < len(text) - 1 and _is_latin(text[index - 1]) and _is_latin(text[index + 1])
+        ):
+            continue
+        found.append(index)
+    return found
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The text the rules read, and where each of its characters is in the original
+    (`positions[i]`; None when the two line up one to one)."""
+
+    text: str
+    positions: list[int] | None = None
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """Offsets in the original of the read text's [start, end)."""
+        if self.positions is None or end <= start:
+            return start, end
+        return self.positions[start], self.positions[end - 1] + 1
+
+
+def reading(text: str) -> Reading:
+    """The copy as the rules read it: markup out, references decoded, invisible characters dropped,
+    look-alike letters in Latin words made Latin, lone surrogates replaced, floods of symbols and
+    endless runs without spaces broken up."""
+    positions = None
+    hidden = hidden_characters(text) if not text.isascii() else []
+    if "<" in text or "&" in text or hidden:
+        text, positions = _without_markup(text, set(hidden))
+    if not text.isascii():
+        text = _same_length_cleanup(text)
     if _SYMBOL_FLOOD.search(text):
         text = _SYMBOL_FLOOD.sub(
             lambda m: m.group()[:_FLOOD_KEEP] + " " * (len(m.group()) - _FLOOD_KEEP), text
@@ -97,6 +144,41 @@ def parse_copy(text: str) -> str:
             ),
             text,
         )
+    return Reading(text, positions)
+
+
+def _without_markup(text: str, hidden: set[int]) -> tuple[str, list[int]]:
+    chars: list[str] = []
+    positions: list[int] = []
+    last = 0
+
+    def keep(upto: int) -> None:
+        for index in range(last, upto):
+            if index not in hidden:
+                chars.append(text[index])
+                positions.append(index)
+
+    for found in _MARKUP.finditer(text) if ("<" in text or "&" in text) else ():
+        keep(found.start())
+        last = found.end()
+        piece = found.group()
+        if piece.startswith("&"):
+            decoded = html.unescape(piece).replace("\xa0", " ")
+            if decoded != piece and all(unicodedata.category(char) == "Cf" for char in decoded):
+                decoded = ""  # &shy;, &zwnj;: invisible
+        else:
+            decoded = "\n" if _BLOCK_TAG.match(piece) else ""
+        chars.extend(decoded)
+        positions.extend([found.start()] * len(decoded))
+    keep(len(text))
+    return "".join(chars), positions
+
+
+def _same_length_cleanup(text: str) -> str:
+    if any(unicodedata.category(char) == "Cs" for char in text):
+        text = "".join("\ufffd" if unicodedata.category(char) == "Cs" else char for char in text)
+    for start, end in mixed_script_words(text):
+        text = text[:start] + text[start:end].translate(_CONFUSABLES) + text[end:]
     return text
 
 
@@ -150,10 +232,15 @@ class Flag:
     evidence_url: str = ""
 
 
-@cache
 def load_nlp(model: str | None = None) -> Language:
-    """The spaCy pipeline, loaded once per process per model name (or path)."""
-    return spacy.load(model or os.environ.get("SPACY_MODEL") or DEFAULT_MODEL)
+    """The spaCy pipeline, loaded once per process per model name (or path): `load_nlp()` and
+    `load_nlp(None)` (masking and flagging in one worker) are the same pipeline."""
+    return _load_pipeline(model or os.environ.get("SPACY_MODEL") or DEFAULT_MODEL)
+
+
+@cache
+def _load_pipeline(name: str) -> Language:
+    return spacy.load(name)
 
 
 class Engine:
@@ -202,42 +289,44 @@ class Engine:
 
         `language` is what the caller declares; the text itself decides which rules apply."""
         claims = tuple(claims)
-        pieces: list[tuple[int, int, str]] = []  # (text index, offset, piece to parse)
+        pieces: list[tuple[int, int, str]] = []  # (text index, offset in its reading, piece to parse)
         results: dict[int, list[Flag]] = {}
-        originals: dict[int, str] = {}
+        readings: dict[int, tuple[str, Reading]] = {}  # text index -> (original, what the rules read)
         pending = 0  # texts handed out so far
         index = -1
 
         def parse_pending() -> Iterator[list[Flag]]:
             nonlocal pieces, pending
-            docs = self.nlp.pipe((piece for _, _, piece in pieces), batch_size=batch_size)
+            # a few pasted novels' 10,000-character pieces at a time, not 64: memory stays flat
+            longest = max((len(piece) for _, _, piece in pieces), default=1)
+            size = max(1, min(batch_size, BATCH_CHARS // max(longest, 1)))
+            docs = self.nlp.pipe((piece for _, _, piece in pieces), batch_size=size)
             for (number, offset, _), doc in zip(pieces, docs, strict=True):
-                results.setdefault(number, []).extend(
-                    self._flags_for_doc(doc, originals[number], offset=offset, claims=claims)
-                )
+                original, read = readings[number]
+                results[number].extend(self._flags_for_doc(doc, original, read, offset=offset, claims=claims))
             pieces = []
             while pending in results:
                 flags = results.pop(pending)
-                originals.pop(pending, None)
+                readings.pop(pending, None)
                 pending += 1
                 yield _tidy(flags)
 
         for index, text in enumerate(texts):
             text = text if isinstance(text, str) else str(text)
-            originals[index] = text
             if not text.strip():
                 results[index] = []
                 continue
+            read = reading(text)
             # The text decides, not the declared language: "en-US" copy, or English copy declared
             # as German, still gets every English rule; copy that reads as another language is
             # reported, whatever was declared.
-            language_found = guess_language(text)
+            language_found = guess_language(read.text)
             if language_found not in SUPPORTED_LANGUAGES:
                 results[index] = [_unsupported_language(text, language_found)]
                 continue
-            cleaned = parse_copy(text)
-            results.setdefault(index, [])
-            for offset, piece in _chunks(cleaned):
+            readings[index] = (text, read)
+            results[index] = _character_flags(text)
+            for offset, piece in _chunks(read.text):
                 pieces.append((index, offset, piece))
             if len(pieces) >= batch_size * 4:
                 yield from parse_pending()
@@ -248,7 +337,8 @@ class Engine:
 
     def flags_for_doc(self, doc: Doc, *, claims: Sequence[Claim] = ()) -> list[Flag]:
         """Flags for an already parsed Doc (its text is the copy)."""
-        return _tidy(self._flags_for_doc(doc, doc.text, offset=0, claims=tuple(claims)))
+        flags = self._flags_for_doc(doc, doc.text, Reading(doc.text), offset=0, claims=tuple(claims))
+        return _tidy(flags + _character_flags(doc.text))
 
     # --- matching -----------------------------------------------------------------------------------
 
@@ -276,27 +366,24 @@ class Engine:
         return spans_by_rule
 
     def _flags_for_doc(
-        self, doc: Doc, original: str, *, offset: int, claims: tuple[Claim, ...]
+        self, doc: Doc, original: str, read: Reading, *, offset: int, claims: tuple[Claim, ...]
     ) -> list[Flag]:
+        """Flags for one parsed piece of `read.text` that starts at `offset` there, with offsets
+        into `original`."""
         flags = []
         for rule_id, spans in self._matches(doc).items():
             rule = self.rules[rule_id]
             for span in filter_spans(spans):
                 if not _passes(rule, doc, span):
                     continue
-                start, end = _trim(original, offset + span.start_char, offset + span.end_char)
+                start, end = _trim(original, *read.original(offset + span.start_char, offset + span.end_char))
                 if end <= start:
                     continue
                 flag = _flag(rule, original, start, end)
                 if claims and flag.category == "unverifiable":
-                    here = sentence(span)  # of the parse copy: markup blanked, same offsets
-                    flag = _cleared_by_claim(flag, here.text, offset + here.start_char, claims)
+                    here = sentence(span)
+                    flag = _cleared_by_claim(flag, here.text, read, offset + here.start_char, claims)
                 flags.append(flag)
-        piece = original[offset : offset + len(doc.text)]  # the parse copy has the look-alikes made Latin
-        flags.extend(
-            _mixed_script_flag(original, offset + start, offset + end)
-            for start, end in mixed_script_words(piece)
-        )
         return flags
 
 
@@ -453,16 +540,16 @@ def _tidy(flags: list[Flag]) -> list[Flag]:
     return kept
 
 
-def _cleared_by_claim(flag: Flag, sentence_text: str, start: int, claims: Sequence[Claim]) -> Flag:
+def _cleared_by_claim(
+    flag: Flag, sentence_text: str, read: Reading, start: int, claims: Sequence[Claim]
+) -> Flag:
     """An unverifiable finding that overlaps the wording of a substantiated claim stated in its
-    sentence (`sentence_text`, which begins at offset `start` of the copy) becomes info with the
+    sentence (`sentence_text`, which begins at offset `start` of `read.text`) becomes info with the
     evidence; findings elsewhere in that sentence stay as they are. The caller passes live claims
     only: an expired claim clears nothing."""
     for claim in claims:
-        if any(
-            start + claim_start < flag.end and flag.start < start + claim_end
-            for claim_start, claim_end in claim.spans(sentence_text)
-        ):
+        stated = (read.original(start + a, start + b) for a, b in claim.spans(sentence_text))
+        if any(claim_start < flag.end and flag.start < claim_end for claim_start, claim_end in stated):
             where = claim.url or claim.evidence
             return replace(
                 flag,
@@ -490,6 +577,15 @@ def _flag(rule: Rule, text: str, start: int, end: int) -> Flag:
     )
 
 
+def _character_flags(text: str) -> list[Flag]:
+    """Blockers for characters that hide words from the checks: look-alike letters of another alphabet
+    inside Latin words, and invisible formatting characters. The rules read through both."""
+    flags = [_mixed_script_flag(text, start, end) for start, end in mixed_script_words(text)]
+    if not text.isascii():
+        flags.extend(_hidden_character_flag(text, index) for index in hidden_characters(text))
+    return flags
+
+
 def _mixed_script_flag(text: str, start: int, end: int) -> Flag:
     return Flag(
         start=start,
@@ -505,6 +601,25 @@ def _mixed_script_flag(text: str, start: int, end: int) -> Flag:
         suggestion="Retype the word in plain Latin letters.",
         reference="FTC Act §5 (deceptive practices); EU UCPD Art. 7 (misleading omission)",
         text=text[start:end],
+    )
+
+
+def _hidden_character_flag(text: str, index: int) -> Flag:
+    name = unicodedata.name(text[index], "a formatting character").lower()
+    return Flag(
+        start=index,
+        end=index + 1,
+        category="manipulation",
+        rule="manipulation.hidden_character",
+        severity="blocker",
+        message=(
+            f"An invisible character (U+{ord(text[index]):04X}, {name}) is in the copy. Readers cannot "
+            "see it, but inside a word it hides the word from search, screen readers and automatic "
+            "checks: a known way to slip claims past review. The checks read the copy without it."
+        ),
+        suggestion="Delete the invisible character.",
+        reference="FTC Act §5 (deceptive practices); EU UCPD Art. 7 (misleading omission)",
+        text=text[index],
     )
 
 

@@ -20,6 +20,22 @@ from reviewapp.flagging.engine import Claim, Engine, Flag
 BATCH = 256
 
 
+def invalid_character(item: dict) -> str | None:
+    """Why the line's "id" or "text" cannot be used, if it holds a lone surrogate ("\\ud800" is valid
+    JSON, but not a character: it cannot be written back out or read by the pipeline)."""
+    for field in ("id", "text"):
+        value = item.get(field)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return (
+                    f"{field!r} contains an invalid character (lone surrogate U+{ord(value[exc.start]):04X} "
+                    f"at position {exc.start})"
+                )
+    return None
+
+
 def _parse(raw: bytes | str) -> tuple[object, str | None, str | None]:
     """(id, text, error) for one input line."""
     try:
@@ -32,6 +48,8 @@ def _parse(raw: bytes | str) -> tuple[object, str | None, str | None]:
         return None, None, f"invalid JSON: {exc.msg} (column {exc.colno})"
     if not isinstance(item, dict):
         return None, None, "each line must be a JSON object with 'id' and 'text'"
+    if problem := invalid_character(item):
+        return None, None, problem
     ident = item.get("id")
     if "text" not in item:
         return ident, None, "missing 'text'"

@@ -12,6 +12,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from reviewapp import pii
+from reviewapp.flagging.jsonl import invalid_character
 
 BATCH = 256
 
@@ -70,6 +71,8 @@ def _parse(raw: bytes, number: int) -> tuple[object, str | None, str | None]:
         return None, None, f"line {number} is not JSON: {exc.msg}"
     if not isinstance(row, dict):
         return None, None, f"line {number} is not a JSON object"
+    if problem := invalid_character(row):
+        return None, None, f"line {number}: {problem}"
     row_id = row.get("id")
     text = row.get("text")
     if not isinstance(text, str):
