@@ -180,6 +180,11 @@ def test_payment_card_needs_a_valid_checksum():
         "C'est la meilleure offre pour vous, seulement aujourd'hui et avec nous.",
         "Esta es la mejor oferta para usted, solo hoy y con nosotros.",
         "これは今日だけの最高のオファーです。",
+        # no word list here: the inverted marks, or py3langid's model when it is sure
+        "¡Solo hoy! Compra ya.",
+        "Tylko dziś! Najlepsza cena na świecie, kup teraz.",
+        "Bara idag! Bästa priset i världen, köp nu.",
+        "Vain tänään! Maailman paras hinta, osta nyt.",
     ],
 )
 def test_non_english_copy_gets_a_language_not_supported_info_flag(text):
@@ -204,8 +209,18 @@ def test_copy_in_another_language_is_reported_whatever_was_declared():
     assert [(f.rule, f.severity) for f in flags] == [("language.unsupported", "info")]
 
 
-def test_short_english_product_names_stay_english():
-    assert [f.rule for f in find_flags("Pillowcases & Shams")] == []
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pillowcases & Shams",
+        "Linen duvet cover, king size set",
+        "Espresso Martini cocktail kit box",
+        "Bonjour Paris tote bag canvas",
+        "Merino wool socks, pack of three",
+    ],
+)
+def test_short_english_product_names_stay_english(text):
+    assert "language.unsupported" not in {f.rule for f in find_flags(text)}
 
 
 @pytest.mark.parametrize(
