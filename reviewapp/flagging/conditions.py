@@ -341,6 +341,12 @@ def intention_or_opinion(doc: Doc, span: Span) -> bool:
     return False
 
 
+def hyphenated(doc: Doc, span: Span) -> bool:
+    """The match's last word runs on into a hyphenated compound: "2 left-hand gloves", "3 in-store"."""
+    hyphens = ("-", "\u2010", "\u2011")
+    return not doc[span.end - 1].whitespace_ and span.end + 1 < len(doc) and doc[span.end].text in hyphens
+
+
 CONDITIONS: dict[str, Callable[[Doc, Span], bool]] = {
     "source_nearby": source_nearby,
     "negated": negated,
@@ -359,4 +365,5 @@ CONDITIONS: dict[str, Callable[[Doc, Span], bool]] = {
     "generic_group": generic_group,
     "reports_fact": reports_fact,
     "intention_or_opinion": intention_or_opinion,
+    "hyphenated": hyphenated,
 }
