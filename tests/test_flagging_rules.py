@@ -252,6 +252,14 @@ def test_html_is_read_through_and_offsets_point_into_the_original():
         ("Only 2 left\u200b!", "manipulation.false_scarcity", "Only 2 left"),
         ("Clini\u200bcally proven.", "unverifiable.establishment_claim", "Clini\u200bcally proven"),
         ("Clini\u00adcally proven.", "unverifiable.establishment_claim", "Clini\u00adcally proven"),
+        ("Only 2\u200d left in stock", "manipulation.false_scarcity", "Only 2\u200d left"),
+        ("Clinically pro\u034fven.", "unverifiable.establishment_claim", "Clinically pro\u034fven"),
+        ("Clinically pro&#8203;ven.", "unverifiable.establishment_claim", "Clinically pro&#8203;ven"),
+        # a flag that ends on a reference ends after it, not inside it
+        ("Only 2 lef&#116;!", "manipulation.false_scarcity", "Only 2 lef&#116;"),
+        # angle brackets around words are not a tag unless they name an HTML element
+        ("Hurry! <Only 2 left in stock>", "manipulation.false_scarcity", "Only 2 left"),
+        ("Only 2 left<!-- stock -->!", "manipulation.false_scarcity", "Only 2 left"),
     ],
 )
 def test_inline_tags_references_and_invisible_characters_do_not_hide_a_phrase(text, rule, shown):
@@ -261,10 +269,25 @@ def test_inline_tags_references_and_invisible_characters_do_not_hide_a_phrase(te
 
 
 def test_an_invisible_character_is_a_blocker_but_emoji_joiners_are_not():
-    text = "Clini\u200bcally proven, for the whole family \U0001f468\u200d\U0001f469\u200d\U0001f467."
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467 \u2764\ufe0f"
+    text = f"Clini\u200bcally proven, for the whole family {family}."
     hidden = [f for f in find_flags(text) if f.rule == "manipulation.hidden_character"]
     assert [(f.start, f.end, f.severity) for f in hidden] == [(5, 6, "blocker")]
     assert "U+200B" in hidden[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("O\u200bnly 2 left in stock", "\u200b"),  # inside a blocker of its own category, still shown
+        ("Only 2 left\u200c", "\u200c"),  # a joiner next to no letter at all
+        ("Clinically pro&#8203;ven.", "&#8203;"),  # written as a reference
+        ("Clinically pro\u034fven.", "\u034f"),  # not a format character, but invisible
+    ],
+)
+def test_each_invisible_character_gets_its_own_blocker(text, shown):
+    hidden = [f for f in find_flags(text) if f.rule == "manipulation.hidden_character"]
+    assert [f.text for f in hidden] == [shown]
 
 
 def test_a_lone_surrogate_does_not_crash_the_engine():

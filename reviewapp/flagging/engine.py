@@ -38,16 +38,33 @@ BATCH_CHARS = 100_000
 # bidirectional controls…) dropped, so "Only <b>2</b> left", "Clini&shy;cally proven" and
 # "left\u200b!" read as the words they show. Every character read keeps its position in the original,
 # so every flag's offsets point into the original text.
+_HTML_ELEMENTS = (
+    "a|abbr|address|article|aside|audio|b|bdi|bdo|big|blockquote|body|br|button|caption|center|cite|code|"
+    "col|colgroup|dd|del|details|dfn|div|dl|dt|em|figcaption|figure|font|footer|form|h[1-6]|head|header|"
+    "hr|html|i|iframe|img|input|ins|kbd|label|li|link|main|mark|meta|nav|ol|option|p|picture|pre|q|s|samp|"
+    "script|section|select|small|source|span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|"
+    "textarea|tfoot|th|thead|time|title|tr|tt|u|ul|var|video|wbr"
+)
+# Comments are bounded so an unclosed "<!--" costs a bounded look-ahead, not a scan to the end of the
+# text from every one of them; a tag is a known HTML element, so "<Only 2 left>" in plain copy is text.
 _MARKUP = re.compile(
-    r"<!--.*?-->|<[a-zA-Z/!][^<>]{0,1000}>|&(?:[a-zA-Z]{2,10}|#\d{1,7}|#x[0-9a-fA-F]{1,6});", re.S
+    r"<!--.{0,2000}?-->|<!doctype[^<>]{0,200}>"
+    rf"|</?(?:{_HTML_ELEMENTS})(?=[\s/>])[^<>]{{0,1000}}>"
+    r"|&(?:[a-zA-Z]{2,10}|#\d{1,7}|#x[0-9a-fA-F]{1,6});",
+    re.S | re.IGNORECASE,
 )
 _BLOCK_TAG = re.compile(
     r"</?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|section|article|header|footer|blockquote|hr|pre)\b",
     re.IGNORECASE,
 )
-# Joiners are legitimate between emoji (family, flag and skin-tone sequences) and in scripts such as
-# Persian or Devanagari; between two Latin letters they only hide a word from the checks.
+# Joiners are legitimate between emoji (family, flag and skin-tone sequences) and between letters of
+# scripts such as Persian or Devanagari; next to a Latin letter, a digit, a space or punctuation they
+# only hide a word from the checks. Variation selectors likewise belong after emoji, not after letters.
 _JOINERS = frozenset("\u200c\u200d")
+# Invisible characters outside Unicode's format category: the combining grapheme joiner and the
+# Hangul fillers, which render as nothing in Latin text.
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u3164\uffa0")
+
 
 LANGUAGE_NAMES = {
     "de": "German",
@@ -112,44 +129,70 @@ def mixed_script_words(text: str) -> list[tuple[int, int]]:
 
 
 def hidden_characters(text: str) -> list[int]:
-    """Positions of invisible formatting characters a reader cannot see (Unicode category Cf: zero-width
-    space, soft hyphen, byte-order mark, bidirectional controls…); a joiner counts only between two
-    Latin letters."""
+    """Positions of invisible characters a reader cannot see: Unicode's format characters (zero-width
+    space, soft hyphen, byte-order mark, bidirectional controls…), except a joiner between emoji or
+    letters of other scripts; a variation selector after a Latin letter, digit or punctuation; the
+    combining grapheme joiner and Hangul fillers."""
     found = []
     for index, char in enumerate(text):
-        if char.isprintable() or unicodedata.category(char) != "Cf":
+        if char.isprintable() and char not in _INVISIBLE and not _is_variation_selector(char):
             continue
-        if char in _JOINERS and not (
-            0 < index < len(text) - 1 and _is_latin(text[index - 1]) and _is_latin(text[index + 1])
+        if char in _INVISIBLE:
+            found.append(index)
+        elif _is_variation_selector(char):
+            if index > 0 and _plain(text[index - 1]):
+                found.append(index)
+        elif unicodedata.category(char) == "Cf" and not (
+            char in _JOINERS and _between_emoji_or_other_letters(text, index)
         ):
-            continue
-        found.append(index)
+            found.append(index)
     return found
+
+
+def _is_variation_selector(char: str) -> bool:
+    return "\ufe00" <= char <= "\ufe0f" or "\U000e0100" <= char <= "\U000e01ef"
+
+
+def _plain(char: str) -> bool:
+    """A Latin letter, digit, space or punctuation: nothing a joiner or selector belongs next to."""
+    return _is_latin(char) or char.isdigit() or char.isspace() or unicodedata.category(char)[0] == "P"
+
+
+def _between_emoji_or_other_letters(text: str, index: int) -> bool:
+    if not 0 < index < len(text) - 1:
+        return False
+    before, after = text[index - 1], text[index + 1]
+    return not (_plain(before) or _plain(after) or before in _JOINERS or after in _JOINERS)
 
 
 @dataclass(frozen=True)
 class Reading:
-    """The text the rules read, and where each of its characters is in the original
-    (`positions[i]`; None when the two line up one to one)."""
+    """The text the rules read and, for each of its characters, the span of the original it stands for
+    (`starts[i]`, `ends[i]`; None when the two line up one to one: a decoded "&#116;" stands for all
+    six characters of the reference, a block tag's line break for the whole tag)."""
 
     text: str
-    positions: list[int] | None = None
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+    hidden: tuple[tuple[int, int], ...] = ()  # invisible characters, also written as references
 
     def original(self, start: int, end: int) -> tuple[int, int]:
         """Offsets in the original of the read text's [start, end)."""
-        if self.positions is None or end <= start:
+        if self.starts is None or self.ends is None or end <= start:
             return start, end
-        return self.positions[start], self.positions[end - 1] + 1
+        return self.starts[start], self.ends[end - 1]
 
 
 def reading(text: str) -> Reading:
     """The copy as the rules read it: markup out, references decoded, invisible characters dropped,
     look-alike letters in Latin words made Latin, lone surrogates replaced, floods of symbols and
     endless runs without spaces broken up."""
-    positions = None
+    starts = ends = None
     hidden = hidden_characters(text) if not text.isascii() else []
+    hidden_spans = [(index, index + 1) for index in hidden]
     if "<" in text or "&" in text or hidden:
-        text, positions = _without_markup(text, set(hidden))
+        text, starts, ends, references = _without_markup(text, set(hidden))
+        hidden_spans = sorted(hidden_spans + references)
     if not text.isascii():
         text = _same_length_cleanup(text)
     if _SYMBOL_FLOOD.search(text):
@@ -163,19 +206,24 @@ def reading(text: str) -> Reading:
             ),
             text,
         )
-    return Reading(text, positions)
+    return Reading(text, starts, ends, tuple(hidden_spans))
 
 
-def _without_markup(text: str, hidden: set[int]) -> tuple[str, list[int]]:
+def _without_markup(text: str, hidden: set[int]) -> tuple[str, list[int], list[int], list[tuple[int, int]]]:
+    """The text without tags and invisible characters, references decoded; where each character read
+    starts and ends in the original; and the references that decode to invisible characters."""
     chars: list[str] = []
-    positions: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    invisible_references: list[tuple[int, int]] = []
     last = 0
 
     def keep(upto: int) -> None:
         for index in range(last, upto):
             if index not in hidden:
                 chars.append(text[index])
-                positions.append(index)
+                starts.append(index)
+                ends.append(index + 1)
 
     for found in _MARKUP.finditer(text) if ("<" in text or "&" in text) else ():
         keep(found.start())
@@ -183,14 +231,16 @@ def _without_markup(text: str, hidden: set[int]) -> tuple[str, list[int]]:
         piece = found.group()
         if piece.startswith("&"):
             decoded = html.unescape(piece).replace("\xa0", " ")
-            if decoded != piece and all(unicodedata.category(char) == "Cf" for char in decoded):
-                decoded = ""  # &shy;, &zwnj;: invisible
+            if decoded != piece and hidden_characters(f"a{decoded}a"):
+                decoded = ""  # &shy;, &#8203;: invisible
+                invisible_references.append(found.span())
         else:
             decoded = "\n" if _BLOCK_TAG.match(piece) else ""
         chars.extend(decoded)
-        positions.extend([found.start()] * len(decoded))
+        starts.extend([found.start()] * len(decoded))
+        ends.extend([found.end()] * len(decoded))
     keep(len(text))
-    return "".join(chars), positions
+    return "".join(chars), starts, ends, invisible_references
 
 
 def _same_length_cleanup(text: str) -> str:
@@ -344,7 +394,7 @@ class Engine:
                 results[index] = [_unsupported_language(text, language_found)]
                 continue
             readings[index] = (text, read)
-            results[index] = _character_flags(text)
+            results[index] = _character_flags(text, read)
             for offset, piece in _chunks(read.text):
                 pieces.append((index, offset, piece))
             if len(pieces) >= batch_size * 4:
@@ -357,7 +407,7 @@ class Engine:
     def flags_for_doc(self, doc: Doc, *, claims: Sequence[Claim] = ()) -> list[Flag]:
         """Flags for an already parsed Doc (its text is the copy)."""
         flags = self._flags_for_doc(doc, doc.text, Reading(doc.text), offset=0, claims=tuple(claims))
-        return _tidy(flags + _character_flags(doc.text))
+        return _tidy(flags + _character_flags(doc.text, reading(doc.text)))
 
     # --- matching -----------------------------------------------------------------------------------
 
@@ -538,6 +588,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_CHARACTER_RULES = frozenset({"manipulation.mixed_script", "manipulation.hidden_character"})
+
+
 def _tidy(flags: list[Flag]) -> list[Flag]:
     """Sorted by position; a flag inside another of the same category and at least its severity is
     dropped, so one phrase is not reported twice."""
@@ -548,6 +601,9 @@ def _tidy(flags: list[Flag]) -> list[Flag]:
     reach: dict[tuple[str, int], int] = {}
     kept: list[Flag] = []
     for flag in flags:
+        if flag.rule in _CHARACTER_RULES:  # each hidden or look-alike character is shown, wherever it is
+            kept.append(flag)
+            continue
         rank = SEVERITY_RANK[flag.severity]
         if reach.get((flag.category, rank), -1) >= flag.end:
             continue
@@ -596,12 +652,12 @@ def _flag(rule: Rule, text: str, start: int, end: int) -> Flag:
     )
 
 
-def _character_flags(text: str) -> list[Flag]:
+def _character_flags(text: str, read: Reading) -> list[Flag]:
     """Blockers for characters that hide words from the checks: look-alike letters of another alphabet
-    inside Latin words, and invisible formatting characters. The rules read through both."""
+    inside Latin words, and invisible characters (also written as references, "&#8203;"). The rules
+    read through both."""
     flags = [_mixed_script_flag(text, start, end) for start, end in mixed_script_words(text)]
-    if not text.isascii():
-        flags.extend(_hidden_character_flag(text, index) for index in hidden_characters(text))
+    flags.extend(_hidden_character_flag(text, start, end) for start, end in read.hidden)
     return flags
 
 
@@ -623,22 +679,24 @@ def _mixed_script_flag(text: str, start: int, end: int) -> Flag:
     )
 
 
-def _hidden_character_flag(text: str, index: int) -> Flag:
-    name = unicodedata.name(text[index], "a formatting character").lower()
+def _hidden_character_flag(text: str, start: int, end: int) -> Flag:
+    written = text[start:end]
+    char = html.unescape(written) if written.startswith("&") else written
+    name = unicodedata.name(char[:1], "a formatting character").lower()
     return Flag(
-        start=index,
-        end=index + 1,
+        start=start,
+        end=end,
         category="manipulation",
         rule="manipulation.hidden_character",
         severity="blocker",
         message=(
-            f"An invisible character (U+{ord(text[index]):04X}, {name}) is in the copy. Readers cannot "
+            f"An invisible character (U+{ord(char[:1]):04X}, {name}) is in the copy. Readers cannot "
             "see it, but inside a word it hides the word from search, screen readers and automatic "
             "checks: a known way to slip claims past review. The checks read the copy without it."
         ),
         suggestion="Delete the invisible character.",
         reference="FTC Act §5 (deceptive practices); EU UCPD Art. 7 (misleading omission)",
-        text=text[index],
+        text=written,
     )
 
 
