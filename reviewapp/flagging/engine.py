@@ -466,7 +466,8 @@ _AT_LEAST_ONCE = re.compile(r"\{[1-9]\d*(?:,\d*)?\}")
 
 
 class _DocWords:
-    """The words of a Doc by attribute (lower-cased text, lemma, exact text), read once per Doc."""
+    """The words of a Doc by attribute (lower-cased text, lemma, exact text) and its entity types, read
+    once per Doc."""
 
     def __init__(self, doc: Doc):
         self.lower = {token.lower_ for token in doc}
