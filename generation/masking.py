@@ -245,14 +245,6 @@ def _type(entity_type: str) -> str:
     )
 
 
-_GREETING = re.compile(
-    r"(?:hi|hiya|hello|hey|dear|thanks|thank\s+you|welcome|congrats|congratulations|good\s+(?:morning|afternoon|evening))"
-    r"[ \t,]+",
-    re.IGNORECASE,
-)
-_NEXT_NAME = re.compile(r"[ \t]+([A-Z][a-z][\w'’-]*)")
-
-
 def _strip(text: str, start: int, end: int, kind: str) -> tuple[int, int, str]:
     """Trim surrounding whitespace and punctuation that a recognizer may have taken along."""
     while start < end and (text[start].isspace() or text[start] in ",;:\"'“”‘’"):
@@ -263,15 +255,6 @@ def _strip(text: str, start: int, end: int, kind: str) -> tuple[int, int, str]:
         start += 1
     if start < end and text[end - 1] == ")" and "(" not in text[start:end]:
         end -= 1
-    if kind == r.PERSON and (greeting := _GREETING.match(text, start, end)) and greeting.end() < end:
-        # The model sometimes takes the greeting for the given name and stops before the surname
-        # ("Hi John" + "Smith"): the name is what follows the greeting, with its capitalised words.
-        start = greeting.end()
-        for _ in range(2):
-            more = _NEXT_NAME.match(text, end)
-            if not more or more.group(1).lower() in r.NOT_NAMES:
-                break
-            end = more.end()
     if kind == r.PERSON:
         while end > start and text[end - 1] == "." and not re.search(r"(?:^|\s)[A-Z]\.$", text[start:end]):
             end -= 1

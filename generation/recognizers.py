@@ -1125,10 +1125,15 @@ class Lexicon:
         )
 
 
+# Greetings that the name dictionary also lists as given names: "Hi John Smith" starts with a greeting.
+_GREETINGS = frozenset({"hi", "hey", "yo", "hiya", "hello", "howdy"})
+
+
 def _first_names() -> frozenset[str]:
     from gender_guesser.detector import Detector
 
-    return frozenset(name for name in Detector(case_sensitive=False).names if len(name) > 1)
+    names = Detector(case_sensitive=False).names
+    return frozenset(name for name in names if len(name) > 1 and name not in _GREETINGS)
 
 
 # spaCy's small model often calls foreign names ORG, so only places and groups block a name.
