@@ -135,18 +135,22 @@ def hidden_characters(text: str) -> list[int]:
     combining grapheme joiner and Hangul fillers."""
     found = []
     for index, char in enumerate(text):
-        if char.isprintable() and char not in _INVISIBLE and not _is_variation_selector(char):
+        if not _invisible(char):
             continue
-        if char in _INVISIBLE:
-            found.append(index)
-        elif _is_variation_selector(char):
+        if _is_variation_selector(char):
             if index > 0 and _plain(text[index - 1]):
                 found.append(index)
-        elif unicodedata.category(char) == "Cf" and not (
-            char in _JOINERS and _between_emoji_or_other_letters(text, index)
-        ):
+        elif not (char in _JOINERS and _between_emoji_or_other_letters(text, index)):
             found.append(index)
     return found
+
+
+def _invisible(char: str) -> bool:
+    """A character that shows nothing: a format character, a variation selector, the combining
+    grapheme joiner or a Hangul filler (where it may stand is `hidden_characters`' business)."""
+    if char.isprintable():  # format characters are not; these few are
+        return char in _INVISIBLE or _is_variation_selector(char)
+    return unicodedata.category(char) == "Cf"
 
 
 def _is_variation_selector(char: str) -> bool:
@@ -219,11 +223,10 @@ def _without_markup(text: str, hidden: set[int]) -> tuple[str, list[int], list[i
     last = 0
 
     def keep(upto: int) -> None:
-        for index in range(last, upto):
-            if index not in hidden:
-                chars.append(text[index])
-                starts.append(index)
-                ends.append(index + 1)
+        kept = [index for index in range(last, upto) if index not in hidden] if hidden else range(last, upto)
+        chars.extend(text[index] for index in kept)
+        starts.extend(kept)
+        ends.extend(index + 1 for index in kept)
 
     for found in _MARKUP.finditer(text) if ("<" in text or "&" in text) else ():
         keep(found.start())
@@ -231,8 +234,8 @@ def _without_markup(text: str, hidden: set[int]) -> tuple[str, list[int], list[i
         piece = found.group()
         if piece.startswith("&"):
             decoded = html.unescape(piece).replace("\xa0", " ")
-            if decoded != piece and hidden_characters(f"a{decoded}a"):
-                decoded = ""  # &shy;, &#8203;: invisible
+            if decoded != piece and decoded and all(_invisible(char) for char in decoded):
+                decoded = ""  # &shy;, &#8203;: invisible wherever it stands
                 invisible_references.append(found.span())
         else:
             decoded = "\n" if _BLOCK_TAG.match(piece) else ""
