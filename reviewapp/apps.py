@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class ReviewAppConfig(AppConfig):
@@ -10,5 +11,14 @@ class ReviewAppConfig(AppConfig):
         from reviewapp import checks, signals  # noqa: F401  (registers system checks and signal handlers)
         from reviewapp.flagging import load_rules
 
+        connection_created.connect(_register_sql_functions, dispatch_uid="reviewapp_sql_functions")
         # A rule pack that fails validation stops start-up here with a message naming the file and rule.
         load_rules()
+
+
+def _register_sql_functions(sender, connection, **kwargs) -> None:
+    """The gate's triggers call these on SQLite (reviewapp/sqlfunctions.py)."""
+    if connection.vendor == "sqlite":
+        from reviewapp import sqlfunctions
+
+        sqlfunctions.register(connection.connection)

@@ -8,6 +8,7 @@ published draft always points at the version that was approved.
 import hashlib
 import re
 import secrets
+import unicodedata
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -35,6 +36,17 @@ models.TextField.register_lookup(Length)
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def letters_and_digits(text: str) -> str:
+    """The letters and decimal digits of `text`, lower-cased: what a written reason is measured by,
+    so that blanks, punctuation and combining marks alone never count as writing. The database's
+    gate triggers measure the same way (PostgreSQL: [[:alnum:]] under a UTF-8 locale)."""
+    return "".join(
+        char
+        for char in text.lower()
+        if unicodedata.category(char).startswith("L") or unicodedata.category(char) == "Nd"
+    )
 
 
 class HistoryDeletionError(Exception):

@@ -53,10 +53,10 @@ STATUS_MIX = (
 REASON = "Evidence and stock feed checked; see the campaign file."
 
 
-def populate(*, drafts: int, flags_per_draft: int = 10, seed: int = 7, now=None) -> dict:
+def populate(*, drafts: int, flags_per_draft: int = 10, seed: int = 7, now=None, writers=None) -> dict:
     """Bulk-create `drafts` drafts (1 to 3 versions each, `flags_per_draft` flags on the current one) by
-    a few authors, decided by a few reviewers, spread over the last 30 days; a tenth of those in
-    review are claimed. Returns the users it made, by role."""
+    a few authors (or by `writers`), decided by a few reviewers, spread over the last 30 days; a tenth
+    of those in review are claimed. Returns the users it made, by role."""
     from django.db import transaction
     from django.utils import timezone
 
@@ -66,7 +66,9 @@ def populate(*, drafts: int, flags_per_draft: int = 10, seed: int = 7, now=None)
     rng = random.Random(seed)
     now = now or timezone.now()
     tag = next(_runs)  # each call makes its own users
-    writers = [accounts.create_user(f"bench-writer-{tag}-{i}", roles=["copywriter"]) for i in range(8)]
+    writers = writers or [
+        accounts.create_user(f"bench-writer-{tag}-{i}", roles=["copywriter"]) for i in range(8)
+    ]
     reviewers = [accounts.create_user(f"bench-reviewer-{tag}-{i}", roles=["reviewer"]) for i in range(4)]
 
     with transaction.atomic():
@@ -116,6 +118,11 @@ def populate(*, drafts: int, flags_per_draft: int = 10, seed: int = 7, now=None)
         current = {}
         for version in versions:
             current[version.draft_id] = version  # the last one of each draft
+        # In the workflow's order, which the database's gate triggers hold every write to: text
+        # first (into review), then flags, then decisions, then the statuses they lead to.
+        for draft in rows:
+            draft.current_version, draft.status = current[draft.pk], "in_review"
+        Draft.objects.bulk_update(rows, ["current_version", "status"], batch_size=500)
 
         decisions, flags = [], []
         for draft, plan in zip(rows, plans, strict=True):
@@ -169,8 +176,7 @@ def populate(*, drafts: int, flags_per_draft: int = 10, seed: int = 7, now=None)
 
         for draft, plan in zip(rows, plans, strict=True):
             version = current[draft.pk]
-            draft.current_version = version
-            draft.status = plan["status"]
+            draft.status = "approved" if plan["status"] == "published" else plan["status"]
             draft.updated_at = version.created_at
             if draft.pk in approvals:
                 draft.approved_version = version
@@ -180,17 +186,15 @@ def populate(*, drafts: int, flags_per_draft: int = 10, seed: int = 7, now=None)
                 draft.claimed_until = now + timedelta(minutes=10)
         Draft.objects.bulk_update(
             rows,
-            [
-                "current_version",
-                "status",
-                "updated_at",
-                "approved_version",
-                "approval",
-                "claimed_by",
-                "claimed_until",
-            ],
+            ["status", "updated_at", "approved_version", "approval", "claimed_by", "claimed_until"],
             batch_size=500,
         )
+        published = [
+            pk
+            for pk, plan in zip((row.pk for row in rows), plans, strict=True)
+            if plan["status"] == "published"
+        ]
+        Draft.objects.filter(pk__in=published).update(status="published")
         # Bulk inserts bypass workflow.py, which keeps the queue's sort key: compute it once here.
         Draft.objects.filter(pk__in=[row.pk for row in rows]).refresh_risk()
     return {"writers": writers, "reviewers": reviewers, "drafts": rows}

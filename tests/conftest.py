@@ -86,6 +86,25 @@ def integration(db):
     return make_user(roles=["integration"], name="Campaign Tool")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_the_history_triggers():
+    """SQLite has no TRUNCATE: the test runner empties tables with DELETE, which the gate's history
+    triggers refuse except while `reviewapp_flushing()` says a flush is under way."""
+    from django.core.management.commands import flush
+
+    from reviewapp import sqlfunctions
+
+    handle = flush.Command.handle
+
+    def handle_while_flushing(self, *args, **options):
+        with sqlfunctions.flushing():
+            return handle(self, *args, **options)
+
+    flush.Command.handle = handle_while_flushing
+    yield
+    flush.Command.handle = handle
+
+
 @pytest.fixture
 def postgres(transactional_db):
     """For tests of row locking under real concurrency: SQLite serialises writers by design."""
@@ -95,33 +114,68 @@ def postgres(transactional_db):
         )
 
 
-_AUDIT_TRIGGER = "reviewapp_auditevent_append_only"
+_AUDIT_TRIGGERS = {
+    "postgresql": ["reviewapp_auditevent_append_only"],
+    # SQLite triggers fire on one event each: the UPDATE one and the DELETE one of migration 0010.
+    "sqlite": ["reviewapp_auditevent_append_only", "reviewapp_gate_auditevent_delete"],
+}
 # The approval trigger is one per event on SQLite; the UPDATE one is what ORM updates meet.
 APPROVAL_TRIGGER = {"postgresql": "reviewapp_draft_approval", "sqlite": "reviewapp_draft_approval_update"}
 
 
 @contextlib.contextmanager
-def behind_trigger(table: str, trigger: str):
-    """A cursor that writes as a database superuser would, around a trigger that refuses it; the
-    trigger is put back afterwards. Works inside a test's transaction."""
+def behind_trigger(table: str, *triggers: str):
+    """A cursor that writes as a database superuser would, around triggers that refuse it; the
+    triggers are put back afterwards. Works inside a test's transaction."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # ALTER TABLE refuses while this transaction has deferred FK checks queued: run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+            for trigger in triggers:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
             yield cursor
-            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+            for trigger in triggers:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:
-            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [trigger])
-            (create,) = cursor.fetchone()
-            cursor.execute(f"DROP TRIGGER {trigger}")
+            creates = []
+            for trigger in triggers:
+                cursor.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [trigger]
+                )
+                creates += [row[0] for row in cursor.fetchall()]
+                cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
             yield cursor
-            cursor.execute(create)
+            for create in creates:
+                cursor.execute(create)
+
+
+def gate_triggers(table: str) -> list[str]:
+    """The gate's triggers on `table` (migration 0010), as the database lists them."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger "
+                "WHERE tgrelid = %s::regclass AND tgname LIKE 'reviewapp_gate_%%'",
+                [table],
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s "
+                "AND name LIKE 'reviewapp_gate_%%'",
+                [table],
+            )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def behind_the_gate(table: str):
+    """Write past the gate's triggers on `table`, so that a test can show a constraint refusing on its
+    own (the triggers would refuse the same writes first)."""
+    return behind_trigger(table, *gate_triggers(table))
 
 
 def behind_the_audit_trigger():
-    return behind_trigger("reviewapp_auditevent", _AUDIT_TRIGGER)
+    return behind_trigger("reviewapp_auditevent", *_AUDIT_TRIGGERS[connection.vendor])
 
 
 def alter_audit_row(pk: int, data: str) -> None:

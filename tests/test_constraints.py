@@ -30,6 +30,7 @@ from tests.conftest import (
     RISKY_COPY,
     SAFE_COPY,
     behind_the_audit_trigger,
+    behind_the_gate,
     behind_trigger,
     make_user,
     submit,
@@ -71,7 +72,7 @@ def in_review_draft(*, body: str = SAFE_COPY) -> Draft:
 def test_approved_status_without_approval_is_refused(status):
     draft = in_review_draft()
 
-    with refused(match="draft_approval_matches_status"):
+    with behind_the_gate("reviewapp_draft"), refused(match="draft_approval_matches_status"):
         Draft.objects.filter(pk=draft.pk).update(status=status)
 
     assert Draft.objects.get(pk=draft.pk).status == Status.IN_REVIEW
@@ -81,7 +82,7 @@ def test_approved_status_without_approval_is_refused(status):
 def test_approved_status_with_approved_version_but_no_approval_is_refused(status):
     draft = in_review_draft()
 
-    with refused(match="draft_approval_matches_status"):
+    with behind_the_gate("reviewapp_draft"), refused(match="draft_approval_matches_status"):
         Draft.objects.filter(pk=draft.pk).update(status=status, approved_version=draft.current_version)
 
 
@@ -141,14 +142,18 @@ def test_an_approval_must_be_an_approve_decision_of_the_approved_text(status):
     """The check constraint sees one row; a trigger checks the decision `approval` names."""
     draft, other = in_review_draft(), in_review_draft(body=EDITED_COPY)
     version = draft.current_version
-    wrong = {
-        "a request for changes": not_an_approval(draft),
-        "a rejection": not_an_approval(draft, kind=DecisionKind.REJECT),
-        "another draft's approval": not_an_approval(other, kind=DecisionKind.APPROVE),
-        "an approval of other text": not_an_approval(draft, kind=DecisionKind.APPROVE, sha256="0" * 64),
-    }
+    with behind_the_gate("reviewapp_decision"):  # the decision trigger would refuse the last one
+        wrong = {
+            "a request for changes": not_an_approval(draft),
+            "a rejection": not_an_approval(draft, kind=DecisionKind.REJECT),
+            "another draft's approval": not_an_approval(other, kind=DecisionKind.APPROVE),
+            "an approval of other text": not_an_approval(draft, kind=DecisionKind.APPROVE, sha256="0" * 64),
+        }
     for approval in wrong.values():
-        with refused(match="needs an approve decision of its approved version"):
+        with (
+            behind_the_gate("reviewapp_draft"),
+            refused(match="needs an approve decision of its approved version"),
+        ):
             Draft.objects.filter(pk=draft.pk).update(
                 status=status, approved_version=version, approval=approval
             )
@@ -179,21 +184,21 @@ def test_an_approval_that_is_not_an_approve_decision_is_also_caught_by_publish()
 def test_other_statuses_cannot_carry_an_approval(status):
     draft = approved_draft()
 
-    with refused(match="draft_approval_matches_status"):
+    with behind_the_gate("reviewapp_draft"), refused(match="draft_approval_matches_status"):
         Draft.objects.filter(pk=draft.pk).update(status=status)
 
 
 def test_a_draft_out_of_generation_needs_text():
     draft = in_review_draft()
 
-    with refused(match="draft_has_text_unless_generating"):
+    with behind_the_gate("reviewapp_draft"), refused(match="draft_has_text_unless_generating"):
         Draft.objects.filter(pk=draft.pk).update(current_version=None)
 
 
 def test_an_unknown_status_is_refused():
     draft = in_review_draft()
 
-    with refused(match="draft_status_valid"):
+    with behind_the_gate("reviewapp_draft"), refused(match="draft_status_valid"):
         Draft.objects.filter(pk=draft.pk).update(status="live")
 
 
@@ -246,24 +251,27 @@ def test_a_second_approval_of_the_same_version_is_refused():
     second_reviewer = make_user(roles=["reviewer"])
     version = draft.current_version
 
-    with refused(match="one_approval_per_version|UNIQUE constraint"):
+    # Behind the decision trigger, which refuses any decision on an approved draft: the unique index
+    # is what stops two approvals racing past the trigger's read of the draft's status.
+    with behind_the_gate("reviewapp_decision"):
+        with refused(match="one_approval_per_version|UNIQUE constraint"):
+            Decision.objects.create(
+                draft=draft,
+                version=version,
+                sha256=version.sha256,
+                kind=DecisionKind.APPROVE,
+                reviewer=second_reviewer,
+            )
+
+        # The index is partial: other verdicts on the same version are not approvals.
         Decision.objects.create(
             draft=draft,
             version=version,
             sha256=version.sha256,
-            kind=DecisionKind.APPROVE,
+            kind=DecisionKind.REQUEST_CHANGES,
+            comment="Please cite the source.",
             reviewer=second_reviewer,
         )
-
-    # The index is partial: other verdicts on the same version are not approvals.
-    Decision.objects.create(
-        draft=draft,
-        version=version,
-        sha256=version.sha256,
-        kind=DecisionKind.REQUEST_CHANGES,
-        comment="Please cite the source.",
-        reviewer=second_reviewer,
-    )
     assert draft.decisions.filter(kind=DecisionKind.APPROVE).count() == 1
 
 
@@ -324,7 +332,7 @@ def _a_flag() -> Flag:
 def test_an_override_needs_a_reviewer():
     flag = _a_flag()
 
-    with refused(match="flag_override_has_reviewer_and_reason"):
+    with behind_the_gate("reviewapp_flag"), refused(match="flag_override_has_reviewer_and_reason"):
         Flag.objects.filter(pk=flag.pk).update(
             status=FlagStatus.OVERRIDDEN, override_reason="The count comes from the live shop feed."
         )
@@ -335,7 +343,7 @@ def test_an_override_needs_a_reason_of_ten_characters(reason):
     flag = _a_flag()
     reviewer = make_user(roles=["reviewer"])
 
-    with refused(match="flag_override_has_reviewer_and_reason"):
+    with behind_the_gate("reviewapp_flag"), refused(match="flag_override_has_reviewer_and_reason"):
         Flag.objects.filter(pk=flag.pk).update(
             status=FlagStatus.OVERRIDDEN, overridden_by=reviewer, override_reason=reason.strip()
         )
@@ -358,9 +366,9 @@ def test_a_flag_span_must_not_be_empty(span):
     flag = _a_flag()
     start, end = span
 
-    with refused(match="flag_span_not_empty"):
+    with behind_the_gate("reviewapp_flag"), refused(match="flag_span_not_empty"):
         Flag.objects.filter(pk=flag.pk).update(start=start, end=end)
-    with refused(match="flag_span_not_empty"):
+    with behind_the_gate("reviewapp_flag"), refused(match="flag_span_not_empty"):
         Flag.objects.create(
             version=flag.version,
             category=flag.category,
