@@ -4,7 +4,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from reviewapp import audit
+from reviewapp import audit, second_factor
 from reviewapp.models import ApiToken, Role, User
 
 
@@ -80,3 +80,14 @@ def record_access_change(user: User, *, before: dict | None, actor: User | None)
         return
     with transaction.atomic():
         audit.record("user.access_changed", actor=actor, obj=user, data={"before": before, "after": after})
+
+
+@transaction.atomic
+def reset_second_factor(user: User, *, actor: User) -> bool:
+    """An admin removes a user's authenticator and recovery codes (say, a lost phone); the user sets it up
+    again. Audited naming the admin. Setting a password never does this: knowing a password that an admin
+    set is not enough to sign in as someone who has a second factor."""
+    removed = second_factor.delete_devices(user)
+    if removed:
+        audit.record("user.second_factor_reset", actor=actor, obj=user, data={"devices": removed})
+    return bool(removed)

@@ -4,6 +4,8 @@ statuses change only through reviewapp/workflow.py."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from reviewapp import accounts, webhooks
 from reviewapp.models import (
@@ -43,6 +45,12 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (*BaseUserAdmin.fieldsets, ("Profile", {"fields": ("name",)}))
     list_display = ("username", "name", "email", "is_active", "is_staff")
     search_fields = ("username", "name", "email")
+    actions = ["reset_second_factor"]
+
+    @admin.action(description="Reset second factor (the user sets it up again)", permissions=["change"])
+    def reset_second_factor(self, request, queryset):
+        count = sum(accounts.reset_second_factor(user, actor=request.user) for user in queryset)
+        self.message_user(request, f"Reset the second factor of {count} user(s); they set it up again.")
 
     def save_model(self, request, obj, form, change):
         # Read what is stored before this save; the request carries it to save_related (the admin
@@ -54,6 +62,11 @@ class UserAdmin(BaseUserAdmin):
         super().save_related(request, form, formsets, change)
         before = getattr(request, "access_before", None)
         accounts.record_access_change(form.instance, before=before, actor=request.user)
+
+
+# Second-factor devices are not admin pages: a device's secret, or one an admin adds, would let them sign in
+# as its user. Resetting a user's second factor is the audited action on users above.
+admin.site.unregister([TOTPDevice, StaticDevice])
 
 
 class VersionInline(admin.TabularInline):

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.backends.signals import connection_created
 
 
@@ -22,3 +23,10 @@ def _register_sql_functions(sender, connection, **kwargs) -> None:
         from reviewapp import sqlfunctions
 
         sqlfunctions.register(connection.connection)
+
+
+class ReviewAdminConfig(admin_apps.AdminConfig):
+    """Django's admin app with the site of reviewapp/admin_site.py as `admin.site`."""
+
+    default = False  # not reviewapp's own config: INSTALLED_APPS names it in place of django.contrib.admin
+    default_site = "reviewapp.admin_site.AdminSite"

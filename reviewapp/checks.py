@@ -128,3 +128,19 @@ def check_webhook_secret_key(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_second_factor_roles(app_configs, **kwargs):
+    from reviewapp.models import Role  # models: only once the apps are ready
+
+    unknown = sorted(set(settings.REQUIRE_2FA_FOR) - set(Role.values))
+    if unknown:
+        return [
+            Error(
+                f"REQUIRE_2FA_FOR names unknown role(s) {', '.join(unknown)}; the roles are "
+                f"{', '.join(Role.values)} (comma-separated, or empty for none).",
+                id="reviewapp.E080",
+            )
+        ]
+    return []

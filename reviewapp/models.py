@@ -502,6 +502,8 @@ class Decision(HistoryModel):
     kind = models.CharField(max_length=20, choices=DecisionKind.choices)
     comment = models.TextField(blank=True)
     reviewer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="decisions")
+    # Whether the reviewer's session had passed the second factor (never true for an API token).
+    second_factor_verified = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

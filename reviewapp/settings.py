@@ -32,7 +32,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the app's own site class (reviewapp/admin_site.py: second factor, sign-in).
+    "reviewapp.apps.ReviewAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,7 +44,10 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",
-    "reviewapp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "reviewapp",  # after the django_otp plugins: reviewapp/admin.py takes their device pages off the admin
 ]
 
 MIDDLEWARE = [
@@ -53,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sets request.user.is_verified(): true only in a session that passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -155,6 +161,18 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Two-factor sign-in (TOTP with recovery codes; reviewapp/second_factor.py). Users with one of these roles
+# (staff count as admin) are sent to set it up after signing in, may decide only in a session verified
+# with it (so never with an API token), and admins reach the admin site only with it. On by default in
+# production; off with DEBUG (the `make run` demo) and in tests. reviewapp.E080 refuses unknown roles.
+REQUIRE_2FA_FOR = env_list("REQUIRE_2FA_FOR", [] if DEBUG else ["reviewer", "admin"])
+OTP_TOTP_ISSUER = "Copy review"
+# Wrong codes make a device wait 1, 2, 4, 8… seconds before it checks another (per device: TOTP, recovery).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# How long the password step of a sign-in waits for the second factor.
+LOGIN_SECOND_STEP_SECONDS = 300
 
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))

@@ -8,12 +8,19 @@ from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 from django.utils.crypto import salted_hmac
 
-from reviewapp import audit
+from reviewapp import audit, second_factor
 
 
 @receiver(user_logged_in)
 def record_login(sender, request, user, **kwargs):
-    audit.append_in_transaction("user.logged_in", actor=user, obj=user)
+    # The sign-in's second step sets otp_device before logging in (reviewapp/account_views.py).
+    device = getattr(user, "otp_device", None)
+    audit.append_in_transaction(
+        "user.logged_in",
+        actor=user,
+        obj=user,
+        data={"second_factor": second_factor.kind_of(device) if device is not None else None},
+    )
 
 
 @receiver(user_login_failed)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from reviewapp import views, webhook_views
+from reviewapp import account_views, views, webhook_views
 from reviewapp.api import api
 
 urlpatterns = [
@@ -23,8 +23,11 @@ urlpatterns = [
     path("drafts/<int:draft_id>/publish", views.draft_publish, name="draft-publish"),
     path("briefs/new", views.brief_new, name="brief-new"),
     path("briefs/<int:brief_id>", views.brief_detail, name="brief-detail"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
+    path("login/code", account_views.login_code, name="login-code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/two-factor", account_views.two_factor, name="two-factor"),
+    path("account/two-factor/qr.svg", account_views.two_factor_qr, name="two-factor-qr"),
     path("webhooks/", include(webhook_views.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from reviewapp import leases, metrics, webhooks, workflow
+from reviewapp import leases, metrics, second_factor, webhooks, workflow
 from reviewapp.highlight import segments
 from reviewapp.models import (
     OVERRIDE_REASON_MIN_CHARS,
@@ -385,6 +385,10 @@ def _detail_context(request: HttpRequest, draft: Draft) -> dict:
         and not held_by_other
         and draft.status in (Status.IN_REVIEW, Status.CHANGES_REQUESTED),
         "may_review": workflow.can(user, "decide"),
+        # REQUIRE_2FA_FOR: this session cannot decide until it passed the second factor.
+        "second_factor_missing": reviewer
+        and second_factor.is_required(user)
+        and not second_factor.is_verified(user),
         "own_work": wrote and workflow.can(user, "decide"),
         "may_edit": workflow.can(user, "add_version")
         and draft.status in (Status.IN_REVIEW, Status.CHANGES_REQUESTED, Status.APPROVED),
@@ -494,6 +498,7 @@ def draft_decide(request: HttpRequest, draft_id: int) -> HttpResponse:
             version=form.cleaned_data["version"],
             comment=form.cleaned_data["comment"],
             overrides=_overrides_from(request),
+            second_factor_verified=second_factor.is_verified(request.user),
         )
     except workflow.WorkflowError as exc:
         _keep_lease(request, draft)

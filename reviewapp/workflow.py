@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from reviewapp import audit, flagging, webhooks
+from reviewapp import audit, flagging, second_factor, webhooks
 from reviewapp.models import (
     OVERRIDE_REASON_MIN_CHARS,
     VARIANTS_MAX,
@@ -481,9 +481,16 @@ def decide(
     version: int,
     comment: str = "",
     overrides: Iterable[Override] = (),
+    second_factor_verified: bool = False,
 ) -> Decision:
-    """A reviewer's verdict on the version they saw (`version` is its number)."""
+    """A reviewer's verdict on the version they saw (`version` is its number).
+
+    `second_factor_verified` says whether the reviewer's session passed the second factor (the web view
+    knows; an API token never has). It is recorded on the decision, and required for roles listed in
+    REQUIRE_2FA_FOR.
+    """
     _require(reviewer, "decide")
+    _require_second_factor(reviewer, verified=second_factor_verified)
     if kind not in _DECISION_TO:
         raise Invalid(
             f"Unknown decision {kind!r}; use approve, request_changes or reject.", code="bad_decision"
@@ -499,7 +506,7 @@ def decide(
         reasons[override.flag_id] = _clean_reason(override.reason)
     try:
         with transaction.atomic():
-            return _decide_locked(draft, reviewer, kind, version, comment, reasons)
+            return _decide_locked(draft, reviewer, kind, version, comment, reasons, second_factor_verified)
     except IntegrityError:
         # The partial unique index on approvals: another reviewer approved this version first.
         raise Conflict(
@@ -508,8 +515,30 @@ def decide(
         ) from None
 
 
+def _require_second_factor(reviewer: User, *, verified: bool) -> None:
+    if verified or not second_factor.is_required(reviewer):
+        return
+    if not second_factor.is_enrolled(reviewer):
+        raise Forbidden(
+            "Your role decides only with two-factor sign-in, and it is not set up for your account: set it "
+            "up on the Two-factor sign-in page (/account/two-factor), then decide.",
+            code="second_factor_required",
+        )
+    raise Forbidden(
+        "Your role decides only in a session signed in with your second factor: sign in to the dashboard "
+        "with your code and decide there (an API token cannot carry that verification).",
+        code="second_factor_required",
+    )
+
+
 def _decide_locked(
-    draft: Draft, reviewer: User, kind: str, number: int, comment: str, reasons: dict[int, str]
+    draft: Draft,
+    reviewer: User,
+    kind: str,
+    number: int,
+    comment: str,
+    reasons: dict[int, str],
+    second_factor_verified: bool,
 ) -> Decision:
     locked = _lock(draft)
     if wrote_any_version(locked, reviewer):
@@ -565,6 +594,7 @@ def _decide_locked(
         kind=kind,
         comment=comment,
         reviewer=reviewer,
+        second_factor_verified=second_factor_verified,
         created_at=now,
     )
     # A decision ends the reviewer's lease (reviewapp/leases.py) in the same UPDATE.
@@ -598,6 +628,7 @@ def _decide_locked(
             "sha256": current.sha256,
             "status": _DECISION_TO[kind],
             "overridden_flags": sorted(reasons),
+            "second_factor_verified": second_factor_verified,
         },
     )
     webhooks.copy_decided(locked, current, decision)

@@ -15,3 +15,5 @@ CSRF_COOKIE_SECURE = False
 # Hashed static names need `collectstatic`; the manifest storage is exercised by `check --deploy`.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; real hashing is Django's job
+# Two-factor sign-in is off unless a test turns it on (tests/test_second_factor.py does).
+REQUIRE_2FA_FOR = []

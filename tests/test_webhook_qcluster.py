@@ -52,6 +52,8 @@ def test_qcluster_delivers_a_committed_approval(tmp_path):
         "SQLITE_PATH": str(database),
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "Q_WORKERS": "1",
+        # The shell approves as a reviewer without a second factor, which production settings refuse.
+        "REQUIRE_2FA_FOR": "",
     }
 
     def manage(*args: str) -> str:

@@ -159,6 +159,8 @@ def create_decision(
     payload: DecisionIn,
     idempotency_key: str | None = IdempotencyKey,
 ):
+    """A token cannot carry a session's second-factor verification: where REQUIRE_2FA_FOR names the
+    reviewer's role, this answers 403 `second_factor_required` and the reviewer decides in the dashboard."""
     draft = _draft(draft_id)
 
     def create():
@@ -169,6 +171,7 @@ def create_decision(
             version=payload.version,
             comment=payload.comment,
             overrides=[workflow.Override(flag_id=o.flag, reason=o.reason) for o in payload.overrides],
+            second_factor_verified=False,  # a bearer token never passed a second factor
         )
         decision.draft = _draft(draft_id)
         return 201, _as_json(DecisionOut, decision)

@@ -91,6 +91,9 @@ class ApprovalOut(Schema):
     version: int
     sha256: str
     at: datetime
+    second_factor_verified: bool = Field(
+        description="Whether the reviewer decided in a session verified with their second factor."
+    )
 
 
 class UsageOut(Schema):
@@ -174,6 +177,7 @@ class DraftOut(Schema):
             "version": approval.version.number,
             "sha256": approval.sha256,
             "at": approval.created_at,
+            "second_factor_verified": approval.second_factor_verified,
         }
 
 
@@ -184,6 +188,10 @@ class DecisionOut(Schema):
     sha256: str
     comment: str
     reviewer: UserOut
+    second_factor_verified: bool = Field(
+        description="Whether the reviewer decided in a session verified with their second factor (an API "
+        "token never is)."
+    )
     at: datetime
     draft: DraftOut
 

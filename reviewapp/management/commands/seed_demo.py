@@ -184,6 +184,12 @@ class Command(BaseCommand):
             raise CommandError(
                 "seed_demo creates users with a published password; run it with DEBUG=true or --force."
             )
+        if settings.REQUIRE_2FA_FOR:
+            # The demo's reviewers have no second factor, so their decisions would be refused.
+            raise CommandError(
+                "seed_demo's reviewers have no second factor: run it with REQUIRE_2FA_FOR= (empty), as "
+                "DEBUG=true does by default."
+            )
         if User.objects.filter(username="rita").exists():
             self.stdout.write("Demo data is already present.")
             # The first run's token was shown once; a fresh one keeps `make run` usable every time.
