@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from reviewapp import accounts, webhooks
+from reviewapp import accounts, claims, webhooks
 from reviewapp.models import (
     ApiToken,
     AuditEvent,
@@ -133,13 +133,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(Claim)
 class ClaimAdmin(admin.ModelAdmin):
-    """The claims library: substantiated claims with their evidence. A live claim downgrades matching
-    "unverifiable" findings on new versions to info; `manage.py reflag` applies it to open drafts."""
+    """The claims library: substantiated claims with their evidence. A live claim downgrades the
+    "unverifiable" findings inside its wording on new versions to info; `manage.py reflag` applies it
+    to open drafts. Filing, changing and expiring a claim are audited (reviewapp/claims.py); claims
+    are never deleted, so "Expire now" is how one is retired."""
 
-    list_display = ("__str__", "is_pattern", "evidence_source", "owner", "expires_on", "live")
-    list_filter = ("is_pattern", "expires_on")
+    list_display = ("__str__", "evidence_source", "owner", "expires_on", "live")
+    list_filter = ("expires_on",)
     search_fields = ("text", "evidence_source", "document")
-    fields = ("text", "is_pattern", "evidence_source", "evidence_url", "document", "owner", "expires_on")
+    fields = claims.EDITABLE
+    actions = ["expire_now"]
 
     @admin.display(boolean=True)
     def live(self, claim: Claim) -> bool:
@@ -147,6 +150,20 @@ class ClaimAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {**super().get_changeform_initial_data(request), "owner": request.user.pk}
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            claims.change(obj, actor=request.user)
+        else:
+            claims.file(obj, actor=request.user)
+
+    @admin.action(description="Expire selected claims now")
+    def expire_now(self, request, queryset):
+        count = sum(claims.expire(claim, actor=request.user) for claim in queryset)
+        self.message_user(request, f"Expired {count} claim(s).")
 
 
 @admin.register(Brief)

@@ -20,7 +20,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from reviewapp import charts
-from reviewapp.models import Decision, DecisionKind, Flag, FlagStatus, Version
+from reviewapp.models import AuditEvent, Decision, DecisionKind, Flag, FlagStatus, Version
 
 WINDOWS = {1: "last 24 hours", 7: "last 7 days", 30: "last 30 days", 90: "last 90 days"}
 DEFAULT_WINDOW = 7
@@ -112,6 +112,7 @@ class Report:
     reviewer_chart: charts.BarChart
     rule_chart: charts.BarChart
     override_chart: charts.BarChart
+    claims_chart: charts.BarChart
 
 
 def _hours(delta: timedelta) -> float:
@@ -255,4 +256,45 @@ def report(*, days: int = DEFAULT_WINDOW, now: datetime | None = None) -> Report
         reviewer_chart=reviewer_chart,
         rule_chart=rule_chart,
         override_chart=override_chart,
+        claims_chart=claims_per_week(now),
+    )
+
+
+CLAIM_WEEKS = 8
+
+
+def claims_per_week(now: datetime, *, weeks: int = CLAIM_WEEKS) -> charts.BarChart:
+    """Per week (the last `weeks`, the current one last): findings a claim cleared on versions saved
+    that week, and the claims library's audited changes (filed, changed, expired). A jump in either is
+    worth a look: a claim clears blockers, so the library is part of the gate."""
+    end = _bucket_end(now, timedelta(days=1))
+    starts = [end - timedelta(weeks=weeks - k) for k in range(weeks)]
+    cleared = Flag.objects.filter(
+        claim__isnull=False, version__created_at__gte=starts[0], version__created_at__lte=now
+    ).values_list("version__created_at", flat=True)
+    changes = AuditEvent.objects.filter(
+        action__in=["claim.created", "claim.changed", "claim.expired"],
+        created_at__gte=starts[0],
+        created_at__lte=now,
+    ).values_list("created_at", flat=True)
+
+    def per_week(moments) -> list[int]:
+        return [bisect_right(starts, moment) - 1 for moment in moments]
+
+    cleared_weeks, change_weeks = per_week(cleared), per_week(changes)
+    rows = [
+        (
+            f"week from {timezone.localtime(start).strftime('%d %b')}",
+            [cleared_weeks.count(k), change_weeks.count(k)],
+        )
+        for k, start in enumerate(starts)
+    ]
+    return charts.bar_chart(
+        "Claims used per week",
+        f"Findings cleared by a claim of the claims library, and changes to the library, in the last "
+        f"{weeks} weeks.",
+        rows,
+        [("series-a", "findings cleared"), ("series-b", "library changes")],
+        format_value=lambda v: f"{v:.0f}",
+        note=lambda label, values: f"{values[0]:.0f} cleared, {values[1]:.0f} changes",
     )

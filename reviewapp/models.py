@@ -6,7 +6,6 @@ published draft always points at the version that was approved.
 """
 
 import hashlib
-import re
 import secrets
 import unicodedata
 
@@ -397,15 +396,27 @@ class ClaimQuerySet(models.QuerySet):
         return self.filter(expires_on__gte=on or timezone.localdate())
 
 
+CLAIM_YEARS = 2  # evidence is looked at again at least this often: a claim expires within two years
+
+
+def years_later(day, years: int):
+    """The same calendar day `years` later (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 class Claim(models.Model):
-    """A substantiated claim in the claims library. While live, an "unverifiable" flag in a sentence
-    that states it is downgraded to info with a link to the evidence; once expired it clears nothing."""
+    """A substantiated claim in the claims library. While live, an "unverifiable" finding that lies
+    inside the claim's wording, where a sentence states it, is downgraded to info with a link to the
+    evidence; once expired it clears nothing. Claims are phrases, never patterns. Claims are not
+    deleted (flags name the claim that cleared them): expiring one is the audited way to retire it."""
 
     text = models.TextField(
-        help_text="The claim's wording as it appears in copy (matched case-insensitively inside a sentence), "
-        "or a regular expression when 'is pattern' is ticked."
+        help_text="The claim's wording as it appears in copy: matched as whole words in order, in any "
+        "case and with any punctuation or spacing between them. It clears only findings inside it."
     )
-    is_pattern = models.BooleanField("is pattern", default=False)
     evidence_source = models.CharField(
         max_length=300, help_text="What substantiates it, e.g. 'Clinical trial, Dermatest GmbH, n=120, 2025'."
     )
@@ -413,25 +424,40 @@ class Claim(models.Model):
     document = models.CharField(
         max_length=300, blank=True, help_text="Where the evidence document is filed (reference or path)."
     )
-    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="claims")
-    expires_on = models.DateField(help_text="Last day the evidence supports the claim.")
+    owner = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="claims", help_text="Who answers for the evidence."
+    )
+    expires_on = models.DateField(
+        help_text=f"Last day the evidence supports the claim; at most {CLAIM_YEARS} years after it is filed."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ClaimQuerySet.as_manager()
 
     class Meta:
         ordering = ["expires_on", "id"]
-        constraints = [models.CheckConstraint(condition=~Q(text=""), name="claim_text_not_empty")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="claim_text_not_empty"),
+            models.CheckConstraint(condition=~Q(evidence_source=""), name="claim_evidence_not_empty"),
+        ]
 
     def __str__(self) -> str:
         return self.text[:80]
 
     def clean(self) -> None:
-        if self.is_pattern:
-            try:
-                re.compile(self.text)
-            except re.error as exc:
-                raise ValidationError({"text": f"Not a valid regular expression: {exc}"}) from exc
+        errors = {}
+        if len(letters_and_digits(self.text)) < 4:
+            errors["text"] = (
+                "A claim is a phrase of words as they appear in copy (at least 4 letters or digits)."
+            )
+        if not self.evidence_source.strip():
+            errors["evidence_source"] = "Name the evidence that substantiates the claim."
+        if self.expires_on:
+            filed = timezone.localdate(self.created_at) if self.created_at else timezone.localdate()
+            if self.expires_on > years_later(filed, CLAIM_YEARS):
+                errors["expires_on"] = f"A claim expires at most {CLAIM_YEARS} years after it is filed."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_live(self) -> bool:

@@ -202,7 +202,6 @@ def live_claims() -> tuple[flagging.Claim, ...]:
             evidence=claim.evidence_source,
             url=claim.evidence_link,
             id=claim.pk,
-            is_pattern=claim.is_pattern,
         )
         for claim in Claim.objects.live().order_by("pk")
     )

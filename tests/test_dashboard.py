@@ -662,7 +662,7 @@ def test_metrics_page_draws_the_charts_from_the_history(copywriter, reviewer, se
     assert report.queue_now == 1 and report.oldest_now_hours == 5.0
     assert report.decisions == 2
     page = text(response)
-    assert page.count("<svg") == 6 and "<polyline" in page and "<rect" in page
+    assert page.count("<svg") == 7 and "<polyline" in page and "<rect" in page
     for title in [
         "Queue size",
         "Oldest item in the queue",
@@ -670,6 +670,7 @@ def test_metrics_page_draws_the_charts_from_the_history(copywriter, reviewer, se
         "Decisions per reviewer",
         "Flags per rule",
         "Override rate per rule",
+        "Claims used per week",
     ]:
         assert title in page
     assert "Rhea Reviewer" in page and "Ravi Second" in page
@@ -678,6 +679,31 @@ def test_metrics_page_draws_the_charts_from_the_history(copywriter, reviewer, se
     rates = dict(report.override_chart.table)
     for flag in blockers_of(decided):
         assert rates[flag.rule] == "50%"
+
+
+def test_metrics_page_counts_claims_used_and_library_changes_per_week(copywriter, reviewer):
+    from reviewapp import claims
+    from reviewapp.models import Claim
+
+    claim = claims.file(
+        Claim(
+            text="clinically proven to reduce redness",
+            evidence_source="Split-face trial",
+            owner=reviewer,
+            expires_on=timezone.localdate() + timedelta(days=30),
+        ),
+        actor=reviewer,
+    )
+    submit(author=copywriter, body="Clinically proven to reduce redness in 14 days.")
+    old = submit(author=copywriter, body="Clinically proven to reduce redness, say our fans.")
+    Version.objects.filter(draft=old).update(created_at=timezone.now() - timedelta(weeks=3))
+    claims.expire(claim, actor=reviewer)
+
+    rows = browser(reviewer).get("/metrics").context["report"].claims_chart.table
+    assert len(rows) == 8
+    assert rows[-1][1:] == ("1", "2")  # this week: one finding cleared; filed and expired
+    assert rows[-4][1:] == ("1", "0")  # three weeks ago
+    assert sum(int(row[1]) for row in rows) == 2
 
 
 def test_metrics_windows_fall_back_to_a_week(reviewer):

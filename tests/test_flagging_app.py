@@ -9,10 +9,10 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from reviewapp import checks, workflow
+from reviewapp import checks, flagging, workflow
 from reviewapp.flagging import RulePackError, rules
 from reviewapp.models import AuditEvent, Claim, Flag
-from tests.conftest import stored_risk_is_current, submit
+from tests.conftest import make_user, stored_risk_is_current, submit
 
 CLAIM_COPY = "Clinically proven to reduce redness in 14 days. Only 2 left!"
 
@@ -58,18 +58,114 @@ def test_a_claim_only_clears_the_sentence_that_states_it(copywriter):
     assert _establishment(draft).severity == "blocker"
 
 
-def test_a_pattern_claim_matches_by_regular_expression(copywriter):
-    _claim(owner=copywriter, days_left=30, text=r"proven to reduce redness in \d+ days", is_pattern=True)
-    assert _establishment(submit(author=copywriter, body=CLAIM_COPY)).severity == "info"
+def test_a_claim_is_a_phrase_never_a_pattern(copywriter):
+    """Regular-expression syntax in a claim is read as words: `(?s).+` clears nothing, and a
+    backtracking pattern costs nothing on a crafted submission."""
+    _claim(owner=copywriter, days_left=30, text="(?s).+ clinically .* proven")
+    assert _establishment(submit(author=copywriter, body=CLAIM_COPY)).severity == "blocker"
+    hostile = flagging.Claim(text="(a+)+b", evidence="x")
+    assert hostile.spans("a" * 40 + "!") == []
+    assert hostile.spans("Our a b offer") == [(4, 7)]
 
 
-def test_a_claim_with_a_broken_pattern_does_not_validate(copywriter):
+def test_a_claim_clears_only_findings_inside_its_wording(copywriter):
+    # The finding is "proven to reduce"; this claim's wording shares only "reduce" with it.
+    _claim(owner=copywriter, days_left=30, text="reduce redness in 14 days")
+    assert _establishment(submit(author=copywriter, body=CLAIM_COPY)).severity == "blocker"
+
+
+def test_a_claim_never_clears_manipulation(copywriter):
+    # One sentence, and the claim's wording covers both findings.
+    wording = "Clinically proven to reduce redness, only 2 left"
+    _claim(owner=copywriter, days_left=30, text=wording)
+    draft = submit(author=copywriter, body=wording + "!")
+    assert _establishment(draft).severity == "info"
+    assert draft.current_version.flags.get(rule="manipulation.false_scarcity").severity == "blocker"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("text", "a b", "text"),
+        ("evidence_source", "   ", "evidence_source"),
+        ("expires_on", 365 * 2 + 2, "expires_on"),
+    ],
+)
+def test_a_claim_names_its_evidence_and_expires_within_two_years(copywriter, field, value, problem):
     from django.core.exceptions import ValidationError
 
-    claim = Claim(text="proven (", is_pattern=True, evidence_source="x", owner=copywriter)
-    claim.expires_on = timezone.localdate()
-    with pytest.raises(ValidationError):
+    claim = Claim(
+        text="clinically proven to reduce redness",
+        evidence_source="Split-face trial",
+        owner=copywriter,
+        expires_on=timezone.localdate() + timedelta(days=30),
+    )
+    setattr(claim, field, timezone.localdate() + timedelta(days=value) if field == "expires_on" else value)
+    with pytest.raises(ValidationError) as refused:
         claim.full_clean()
+    assert set(refused.value.message_dict) == {problem}
+
+
+def test_the_database_refuses_a_claim_without_evidence_or_beyond_two_years(copywriter):
+    from django.db import IntegrityError, transaction
+
+    with transaction.atomic(), pytest.raises(IntegrityError):
+        _claim(owner=copywriter, days_left=365 * 2 + 2)
+    with transaction.atomic(), pytest.raises(IntegrityError):
+        Claim.objects.create(
+            text="clinically proven", evidence_source="", owner=copywriter, expires_on=timezone.localdate()
+        )
+    claim = _claim(owner=copywriter, days_left=30)
+    with transaction.atomic(), pytest.raises(IntegrityError, match="2 years"):
+        Claim.objects.filter(pk=claim.pk).update(expires_on=timezone.localdate() + timedelta(days=365 * 3))
+    with transaction.atomic(), pytest.raises(IntegrityError, match="2 years"):
+        # Moving the filing time forward would stretch the two years.
+        Claim.objects.filter(pk=claim.pk).update(created_at=timezone.now() + timedelta(days=365))
+
+
+@pytest.fixture
+def admin_user(db, client):
+    admin = make_user(roles=["admin"])
+    client.force_login(admin)
+    return admin
+
+
+def test_filing_changing_and_expiring_a_claim_through_the_admin_is_audited(client, admin_user, copywriter):
+    day = timezone.localdate() + timedelta(days=90)
+    form = {
+        "text": "clinically proven to reduce redness",
+        "evidence_source": "Split-face trial, n=60",
+        "evidence_url": "",
+        "document": "",
+        "owner": copywriter.pk,
+        "expires_on": day.isoformat(),
+    }
+    assert client.post("/admin/reviewapp/claim/add/", form).status_code == 302
+    claim = Claim.objects.get()
+    created = AuditEvent.objects.get(action="claim.created")
+    assert (created.actor, created.object_id) == (admin_user, str(claim.pk))
+    assert "redness" not in json.dumps(created.data)  # ids, dates and field names only
+
+    response = client.post(f"/admin/reviewapp/claim/{claim.pk}/change/", {**form, "document": "Filed as T-7"})
+    assert response.status_code == 302
+    changed = AuditEvent.objects.get(action="claim.changed")
+    assert changed.data["changed"] == ["document"] and changed.actor == admin_user
+
+    refused = client.post("/admin/reviewapp/claim/add/", {**form, "expires_on": "2099-01-01"})
+    assert refused.status_code == 200 and Claim.objects.count() == 1  # the form says why, nothing stored
+
+    client.post("/admin/reviewapp/claim/", {"action": "expire_now", "_selected_action": [claim.pk]})
+    claim.refresh_from_db()
+    assert not claim.is_live
+    assert AuditEvent.objects.filter(action="claim.expired", actor=admin_user).count() == 1
+    assert _establishment(submit(author=copywriter, body=CLAIM_COPY)).severity == "blocker"
+
+
+def test_claims_cannot_be_deleted_from_the_admin(client, admin_user, copywriter):
+    claim = _claim(owner=copywriter, days_left=30)
+    assert client.post(f"/admin/reviewapp/claim/{claim.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post("/admin/reviewapp/claim/", {"action": "delete_selected", "_selected_action": [claim.pk]})
+    assert Claim.objects.filter(pk=claim.pk).exists()
 
 
 def test_new_versions_see_a_claim_added_after_the_first_one(copywriter):

@@ -489,8 +489,8 @@ def test_sentence_conditions_are_worked_out_once_per_sentence():
         "Our balm &ndash; clinically proven to soothe.",
     ],
 )
-def test_a_claim_clears_a_flag_that_overlaps_its_wording_also_through_markup(text):
-    claim = Claim(text="clinically proven", evidence="Trial BX-2 (2025)")
+def test_a_claim_clears_a_flag_inside_its_wording_also_through_markup(text):
+    claim = Claim(text="clinically proven to soothe", evidence="Trial BX-2 (2025)")
     before = [f for f in find_flags(text) if f.rule == "unverifiable.establishment_claim"]
     after = [f for f in find_flags(text, claims=(claim,)) if f.rule == "unverifiable.establishment_claim"]
     assert before and before[0].severity == "blocker"

@@ -259,31 +259,25 @@ _CLAIM_WORD = re.compile(r"[\w%$£€]+")
 
 @dataclass(frozen=True)
 class Claim:
-    """A substantiated claim from the claims library: its wording (or a regular expression over the
-    sentence when `is_pattern`), where the evidence is, and its id in the library."""
+    """A substantiated claim from the claims library: its wording, where the evidence is, and its id
+    in the library. The wording is a phrase, never a pattern: a pattern could match anything (`(?s).+`
+    would clear every finding) or take exponential time on a crafted submission."""
 
     text: str
     evidence: str
     url: str = ""
     id: int | str | None = None
-    is_pattern: bool = False
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where the claim is stated in `text`: its wording (whole words, any case, any punctuation or
-        spacing between them) or, for a pattern, each non-empty match."""
-        if self.is_pattern:
-            try:
-                expression = re.compile(self.text, re.IGNORECASE)
-            except re.error:
-                return []
-        else:
-            words = _CLAIM_WORD.findall(self.text.lower())
-            if not words:
-                return []
-            expression = re.compile(
-                r"(?<![\w])" + r"[\W_]+".join(re.escape(word) for word in words) + r"(?![\w])", re.IGNORECASE
-            )
-        return [m.span() for m in expression.finditer(text) if m.end() > m.start()]
+        """Where the claim is stated in `text`: its words, whole, in order, in any case, with any
+        punctuation or spacing between them."""
+        words = _CLAIM_WORD.findall(self.text.lower())
+        if not words:
+            return []
+        expression = re.compile(
+            r"(?<![\w])" + r"[\W_]+".join(re.escape(word) for word in words) + r"(?![\w])", re.IGNORECASE
+        )
+        return [m.span() for m in expression.finditer(text)]
 
     def matches(self, text: str) -> bool:
         return bool(self.spans(text))
@@ -622,13 +616,14 @@ def _tidy(flags: list[Flag]) -> list[Flag]:
 def _cleared_by_claim(
     flag: Flag, sentence_text: str, read: Reading, start: int, claims: Sequence[Claim]
 ) -> Flag:
-    """An unverifiable finding that overlaps the wording of a substantiated claim stated in its
-    sentence (`sentence_text`, which begins at offset `start` of `read.text`) becomes info with the
-    evidence; findings elsewhere in that sentence stay as they are. The caller passes live claims
-    only: an expired claim clears nothing."""
+    """An unverifiable finding that lies wholly inside the wording of a substantiated claim stated in
+    its sentence (`sentence_text`, which begins at offset `start` of `read.text`) becomes info with the
+    evidence. A claim clears no more than the span it states: a finding that only overlaps it, or lies
+    elsewhere in the sentence, stays as it is. The caller passes live claims only (an expired claim
+    clears nothing) and unverifiable findings only (a claim never clears manipulation)."""
     for claim in claims:
         stated = (read.original(start + a, start + b) for a, b in claim.spans(sentence_text))
-        if any(claim_start < flag.end and flag.start < claim_end for claim_start, claim_end in stated):
+        if any(claim_start <= flag.start and flag.end <= claim_end for claim_start, claim_end in stated):
             where = claim.url or claim.evidence
             return replace(
                 flag,
