@@ -144,3 +144,26 @@ def check_second_factor_roles(app_configs, **kwargs):
             )
         ]
     return []
+
+
+def database_role_notice(connection) -> str:
+    """What to tell an operator whose `migrate` runs as the owner of the tables (or a superuser) on
+    PostgreSQL: right for migrating, wrong for running the app, since the owner can disable, drop or
+    bypass the gate's triggers. Empty when the role owns no table of the app (or on SQLite)."""
+    if connection.vendor != "postgresql":
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), "
+            "EXISTS (SELECT 1 FROM pg_tables "
+            "        WHERE tablename LIKE 'reviewapp\\_%%' AND tableowner = current_user)"
+        )
+        user, superuser, owner = cursor.fetchone()
+    if not (owner or superuser):
+        return ""
+    what = "the owner of the tables" + (" and a superuser" if superuser else "") if owner else "a superuser"
+    return (
+        f"NOTICE: migrations ran as {user}, {what}. That is right for migrating; the app itself must run "
+        "as a role that owns no tables and is no superuser, so that it cannot disable, drop or bypass the "
+        "gate's triggers. See the README, 'Database roles'.\n"
+    )

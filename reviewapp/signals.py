@@ -2,6 +2,8 @@
 the same name always gives the same value (so repeated attempts show up), but it cannot be reversed
 without the SECRET_KEY."""
 
+import sys
+
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.management import call_command
 from django.db.models.signals import post_migrate
@@ -28,6 +30,18 @@ def record_login_failure(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username", "")).strip().lower()
     pseudonym = salted_hmac("reviewapp.login_failed", username).hexdigest()[:16]
     audit.append_in_transaction("user.login_failed", actor=None, data={"username_hmac": pseudonym})
+
+
+@receiver(post_migrate)
+def say_which_role_migrated(sender, using, verbosity=1, stdout=None, **kwargs):
+    if sender.name == "reviewapp" and verbosity:
+        from django.db import connections
+
+        from reviewapp.checks import database_role_notice
+
+        notice = database_role_notice(connections[using])
+        if notice:
+            (stdout or sys.stdout).write(notice)
 
 
 @receiver(post_migrate)

@@ -1,0 +1,417 @@
+"""The gate attacked directly with SQL, as from a database shell: every trigger of migrations 0010 and
+0012 refuses the write it exists for, with its "gate:" message, on SQLite and PostgreSQL; every
+expected trigger exists (a later SQLite table rebuild that dropped one would fail here); and on
+PostgreSQL the role the README tells the app to run as can do the app's work but cannot switch a
+trigger off, drop one, truncate history or turn off triggers for its session.
+
+Each attack runs with every earlier check of its trigger satisfied, so the message shows which check
+refused it. Each runs in its own `transaction.atomic()`, so the test transaction survives it.
+"""
+
+import contextlib
+import importlib
+import io
+import os
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from reviewapp import workflow
+from reviewapp.models import Brief, Draft, Flag, Version, sha256_hex
+from tests.conftest import SAFE_COPY, make_user, submit
+
+pytestmark = pytest.mark.django_db
+
+MESSAGES = importlib.import_module("reviewapp.migrations.0010_gate_in_the_database").MESSAGES
+BLOCKER_COPY = "Clinically proven to calm skin in a week."
+REASON = "Trial report CT-88 is on file with the brand team."
+
+EXPECTED_TRIGGERS = {
+    "sqlite": {
+        ("reviewapp_auditevent", "reviewapp_auditevent_append_only"),
+        ("reviewapp_auditevent", "reviewapp_gate_auditevent_delete"),
+        ("reviewapp_brief", "reviewapp_gate_brief_update"),
+        ("reviewapp_claim", "reviewapp_gate_claim_insert"),
+        ("reviewapp_claim", "reviewapp_gate_claim_update"),
+        ("reviewapp_decision", "reviewapp_decision_immutable"),
+        ("reviewapp_decision", "reviewapp_gate_decision_delete"),
+        ("reviewapp_decision", "reviewapp_gate_decision_insert"),
+        ("reviewapp_draft", "reviewapp_draft_approval_insert"),
+        ("reviewapp_draft", "reviewapp_draft_approval_update"),
+        ("reviewapp_draft", "reviewapp_gate_draft_insert"),
+        ("reviewapp_draft", "reviewapp_gate_draft_update"),
+        ("reviewapp_flag", "reviewapp_gate_flag_delete"),
+        ("reviewapp_flag", "reviewapp_gate_flag_insert"),
+        ("reviewapp_flag", "reviewapp_gate_flag_update"),
+        ("reviewapp_version", "reviewapp_gate_version_delete"),
+        ("reviewapp_version", "reviewapp_gate_version_insert"),
+        ("reviewapp_version", "reviewapp_gate_version_update"),
+        ("reviewapp_version", "reviewapp_version_immutable"),
+    },
+    "postgresql": {
+        ("reviewapp_auditevent", "reviewapp_auditevent_append_only"),
+        ("reviewapp_brief", "reviewapp_gate_brief_update"),
+        ("reviewapp_claim", "reviewapp_gate_claim"),
+        ("reviewapp_decision", "reviewapp_decision_immutable"),
+        ("reviewapp_decision", "reviewapp_gate_decision"),
+        ("reviewapp_draft", "reviewapp_draft_approval"),
+        ("reviewapp_draft", "reviewapp_gate_draft_insert"),
+        ("reviewapp_draft", "reviewapp_gate_draft_update"),
+        ("reviewapp_flag", "reviewapp_gate_flag_delete"),
+        ("reviewapp_flag", "reviewapp_gate_flag_insert"),
+        ("reviewapp_flag", "reviewapp_gate_flag_update"),
+        ("reviewapp_version", "reviewapp_gate_version_insert"),
+        ("reviewapp_version", "reviewapp_gate_version_update"),
+        ("reviewapp_version", "reviewapp_version_immutable"),
+        ("reviewapp_version", "reviewapp_version_undeletable"),
+    },
+}
+
+
+def installed_triggers() -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal")
+        else:
+            cursor.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")
+        return {(table, name) for table, name in cursor.fetchall() if table.startswith("reviewapp_")}
+
+
+def test_every_trigger_of_the_gate_is_installed():
+    assert installed_triggers() == EXPECTED_TRIGGERS[connection.vendor]
+
+
+# --- SQL as a shell would write it -----------------------------------------------------------------
+
+
+def sql(statement: str, *params) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, list(params))
+
+
+@contextlib.contextmanager
+def refused(message: str):
+    """The write is refused by the gate check `message` (a key of migration 0010's MESSAGES, or the
+    text itself)."""
+    text = MESSAGES.get(message, message)
+    with pytest.raises(IntegrityError) as error, transaction.atomic():
+        yield
+    assert text in str(error.value), str(error.value)
+
+
+def insert_decision(
+    draft: Draft, reviewer, *, kind: str = "approve", version: Version | None = None, sha=None
+):
+    version = version or draft.current_version
+    sql(
+        "INSERT INTO reviewapp_decision (draft_id, version_id, sha256, kind, comment, reviewer_id, "
+        "second_factor_verified, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        draft.pk,
+        version.pk,
+        sha or version.sha256,
+        kind,
+        "" if kind == "approve" else "Please cite the trial.",
+        reviewer.pk,
+        False,
+        timezone.now(),
+    )
+
+
+def insert_version(draft: Draft, *, body: str, sha: str | None = None, number: int | None = None):
+    sql(
+        "INSERT INTO reviewapp_version (draft_id, number, body, sha256, created_by_id, source, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        draft.pk,
+        number or draft.versions.count() + 1,
+        body,
+        sha or sha256_hex(body),
+        draft.author_id,
+        "human",
+        timezone.now(),
+    )
+
+
+def blocker_of(draft: Draft) -> Flag:
+    return draft.current_version.flags.filter(severity="blocker").first()
+
+
+@pytest.fixture
+def people(db):
+    return {
+        "writer": make_user(roles=["copywriter"]),
+        "reviewer": make_user(roles=["reviewer"]),
+        "other_reviewer": make_user(roles=["reviewer"]),
+    }
+
+
+# --- Decisions ---------------------------------------------------------------------------------------
+
+
+def test_only_an_active_reviewer_who_is_no_integration_decides(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    with refused("decision_reviewer"):
+        insert_decision(draft, people["writer"])
+    with refused("decision_reviewer"):
+        insert_decision(draft, make_user(roles=["integration"]))
+    with refused("decision_reviewer"):
+        insert_decision(draft, make_user(roles=["reviewer", "integration"]))
+    gone = make_user(roles=["reviewer"])
+    sql("UPDATE reviewapp_user SET is_active = %s WHERE id = %s", False, gone.pk)
+    with refused("decision_reviewer"):
+        insert_decision(draft, gone)
+
+
+def test_nobody_approves_their_own_work(people):
+    both = make_user(roles=["copywriter", "reviewer"])
+    own = submit(author=both, body=SAFE_COPY)
+    with refused("decision_own_work"):
+        insert_decision(own, both)
+    # A reviewer who wrote a later version of someone else's draft.
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    workflow.add_version(draft, author=both, body=SAFE_COPY + " Refill pouches available.")
+    draft.refresh_from_db()
+    with refused("decision_own_work"):
+        insert_decision(draft, both)
+    # The requester of the brief a draft came from.
+    brief = Brief.objects.create(requester=both, product="Serum")
+    briefed = Draft.objects.create(
+        title="From a brief", author=people["writer"], brief=brief, status="generating"
+    )
+    text = Version.objects.create(
+        draft=briefed, number=1, body=SAFE_COPY, sha256=sha256_hex(SAFE_COPY), created_by=people["writer"]
+    )
+    Draft.objects.filter(pk=briefed.pk).update(current_version=text, status="in_review")
+    briefed.refresh_from_db()
+    with refused("decision_own_work"):
+        insert_decision(briefed, both)
+
+
+def test_a_decision_names_the_current_version_and_its_hash(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    first = draft.current_version
+    workflow.add_version(draft, author=people["writer"], body=SAFE_COPY + " Now vegan.")
+    draft.refresh_from_db()
+    with refused("decision_version"):
+        insert_decision(draft, people["reviewer"], version=first)
+    with refused("decision_version"):
+        insert_decision(draft, people["reviewer"], sha="0" * 64)
+
+
+def test_a_decision_needs_a_status_that_allows_it(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    workflow.decide(
+        draft, reviewer=people["reviewer"], kind="reject", version=1, comment="Off brand entirely."
+    )
+    with refused("decision_status"):
+        insert_decision(draft, people["other_reviewer"])
+
+
+def test_an_approval_needs_every_blocker_overridden_by_the_approver_with_a_reason(people):
+    draft = submit(author=people["writer"], body=BLOCKER_COPY)
+    flag = blocker_of(draft)
+    with refused("decision_blockers"):
+        insert_decision(draft, people["reviewer"])
+    # Overridden, but by someone else: the approver answers for every blocker.
+    workflow.override_flag(flag, reviewer=people["other_reviewer"], reason=REASON)
+    with refused("decision_blockers"):
+        insert_decision(draft, people["reviewer"])
+
+
+# --- Versions ----------------------------------------------------------------------------------------
+
+
+def test_a_version_hash_is_the_hash_of_its_body(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    with refused("version_hash"):
+        insert_version(draft, body="Cures everything, guaranteed.", sha=draft.current_version.sha256)
+
+
+def test_rejected_and_published_drafts_take_no_new_versions(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    workflow.decide(
+        draft, reviewer=people["reviewer"], kind="reject", version=1, comment="Off brand entirely."
+    )
+    with refused("version_final"):
+        insert_version(draft, body="A second try.")
+
+
+def test_who_wrote_a_version_never_changes(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    with refused("version_author"):
+        sql(
+            "UPDATE reviewapp_version SET created_by_id = %s WHERE id = %s",
+            people["other_reviewer"].pk,
+            draft.current_version.pk,
+        )
+
+
+# --- Flags -------------------------------------------------------------------------------------------
+
+
+def test_a_blocker_is_never_deleted_or_downgraded_without_a_live_claim(people):
+    draft = submit(author=people["writer"], body=BLOCKER_COPY)
+    flag = blocker_of(draft)
+    with refused("flag_blocker_deleted"):
+        sql("DELETE FROM reviewapp_flag WHERE id = %s", flag.pk)
+    for severity in ("warning", "info"):
+        with refused("flag_downgrade"):
+            sql("UPDATE reviewapp_flag SET severity = %s WHERE id = %s", severity, flag.pk)
+    with refused("flag_found"):
+        sql("UPDATE reviewapp_flag SET text = %s WHERE id = %s", "calm", flag.pk)
+
+
+def test_an_override_names_a_reviewer_and_a_real_reason(people):
+    draft = submit(author=people["writer"], body=BLOCKER_COPY)
+    flag = blocker_of(draft)
+    update = (
+        "UPDATE reviewapp_flag SET status = 'overridden', overridden_by_id = %s, override_reason = %s "
+        "WHERE id = %s"
+    )
+    with refused("flag_override"):
+        sql(update, None, REASON, flag.pk)
+    with refused("flag_override"):
+        sql(update, people["writer"].pk, REASON, flag.pk)
+    for reason in (
+        "",
+        "ok ok ok!!",
+        "\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301",
+        " " * 20,
+    ):
+        with refused("flag_override"):
+            sql(update, people["reviewer"].pk, reason, flag.pk)
+    sql(update, people["reviewer"].pk, REASON, flag.pk)  # what the workflow writes is allowed
+
+
+def test_flags_of_a_decided_version_are_frozen(people):
+    draft = submit(author=people["writer"], body=BLOCKER_COPY)
+    flag = blocker_of(draft)
+    workflow.decide(
+        draft,
+        reviewer=people["reviewer"],
+        kind="approve",
+        version=1,
+        overrides=[workflow.Override(flag.pk, REASON)],
+    )
+    with refused("flag_frozen"):
+        sql(
+            "UPDATE reviewapp_flag SET override_reason = %s WHERE id = %s",
+            "Rewritten after the fact, sorry.",
+            flag.pk,
+        )
+    with refused("flag_frozen"):
+        sql("DELETE FROM reviewapp_flag WHERE version_id = %s", flag.version_id)
+    with refused("flag_frozen"):
+        sql(
+            'INSERT INTO reviewapp_flag (version_id, category, rule, severity, start, "end", text, message, '
+            "suggestion, reference, status, override_reason) "
+            "VALUES (%s, 'pii', 'pii.email', 'warning', 0, 4, 'Clin', 'm', '', '', 'open', '')",
+            flag.version_id,
+        )
+
+
+# --- Drafts and briefs -------------------------------------------------------------------------------
+
+
+def test_a_draft_starts_without_text_or_approval(people):
+    with refused("draft_insert"):
+        sql(
+            "INSERT INTO reviewapp_draft (title, channel, campaign, language, author_id, status, created_at, "
+            "updated_at, risk) VALUES ('x', 'web', '', 'en', %s, 'approved', %s, %s, 0)",
+            people["writer"].pk,
+            timezone.now(),
+            timezone.now(),
+        )
+
+
+def test_a_rejected_draft_never_goes_back_to_review(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    workflow.decide(
+        draft, reviewer=people["reviewer"], kind="reject", version=1, comment="Off brand entirely."
+    )
+    for status in ("in_review", "approved", "changes_requested"):
+        with refused("draft_final"):
+            sql("UPDATE reviewapp_draft SET status = %s WHERE id = %s", status, draft.pk)
+
+
+def test_status_moves_only_along_the_workflow(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    with refused("draft_arrow"):
+        sql("UPDATE reviewapp_draft SET status = 'published' WHERE id = %s", draft.pk)
+    workflow.decide(
+        draft, reviewer=people["reviewer"], kind="request_changes", version=1, comment="Add a source."
+    )
+    with refused("draft_back"):
+        sql("UPDATE reviewapp_draft SET status = 'in_review' WHERE id = %s", draft.pk)
+
+
+def test_the_current_version_is_the_newest_and_authorship_never_changes(people):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    first = draft.current_version
+    workflow.add_version(draft, author=people["writer"], body=SAFE_COPY + " Now vegan.")
+    with refused("draft_newest"):
+        sql("UPDATE reviewapp_draft SET current_version_id = %s WHERE id = %s", first.pk, draft.pk)
+    with refused("draft_authorship"):
+        sql("UPDATE reviewapp_draft SET author_id = %s WHERE id = %s", people["other_reviewer"].pk, draft.pk)
+    brief = Brief.objects.create(requester=people["writer"], product="Serum")
+    with refused("brief_requester"):
+        sql("UPDATE reviewapp_brief SET requester_id = %s WHERE id = %s", people["reviewer"].pk, brief.pk)
+
+
+@pytest.mark.parametrize("table", ["reviewapp_version", "reviewapp_decision", "reviewapp_auditevent"])
+def test_history_is_never_deleted_in_sql(people, table):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    workflow.decide(
+        draft, reviewer=people["reviewer"], kind="request_changes", version=1, comment="Add a source."
+    )
+    with pytest.raises(DatabaseError), transaction.atomic():
+        sql(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
+
+
+# --- The role the app runs as (PostgreSQL) -----------------------------------------------------------
+
+
+@pytest.fixture
+def app_role(db):
+    """A role as the README's "Database roles" creates it: owns nothing, may read and write rows.
+    Created inside the test's transaction, so it goes with it."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/reviewapp (make test does)"
+        )
+    role = f"reviewapp_app_test_{os.getpid()}"
+    sql(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS")
+    sql(f"GRANT USAGE ON SCHEMA public TO {role}")
+    sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+    sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    sql("SET CONSTRAINTS ALL IMMEDIATE")
+    sql(f"SET LOCAL ROLE {role}")  # undone with the test's transaction, like the role itself
+    return role
+
+
+def test_the_app_role_works_but_cannot_switch_the_gate_off(people, app_role):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    workflow.decide(draft, reviewer=people["reviewer"], kind="approve", version=1)
+    draft.refresh_from_db()
+    assert draft.status == "approved"
+    for attack in [
+        "ALTER TABLE reviewapp_decision DISABLE TRIGGER reviewapp_gate_decision",
+        "ALTER TABLE reviewapp_flag DISABLE TRIGGER ALL",
+        "DROP TRIGGER reviewapp_gate_draft_update ON reviewapp_draft",
+        "DROP FUNCTION reviewapp_gate_decision() CASCADE",
+        "TRUNCATE reviewapp_auditevent CASCADE",
+        "SET session_replication_role = replica",
+    ]:
+        with pytest.raises(DatabaseError, match=r"must be owner|permission denied"), transaction.atomic():
+            sql(attack)
+    both = make_user(roles=["copywriter", "reviewer"])
+    with refused("decision_own_work"):
+        insert_decision(submit(author=both, body=SAFE_COPY), both)
+
+
+def test_migrate_says_so_when_it_runs_as_the_owner_of_the_tables(postgres):
+    out = io.StringIO()
+    call_command("migrate", verbosity=1, stdout=out)
+    assert "owner of the tables" in out.getvalue()
+    assert "Database roles" in out.getvalue()
