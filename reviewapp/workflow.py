@@ -40,6 +40,7 @@ from reviewapp.models import (
     Status,
     User,
     Version,
+    letters_and_digits,
     sha256_hex,
 )
 
@@ -180,14 +181,33 @@ def _clean_comment(comment: str) -> str:
     return comment
 
 
+WRITTEN_MIN = OVERRIDE_REASON_MIN_CHARS  # letters or digits in a reason or a required comment
+
+
+def _written(text: str) -> bool:
+    """Whether `text` says something: blanks, punctuation and combining marks alone never count (the
+    database's triggers measure override reasons the same way)."""
+    return len(letters_and_digits(text)) >= WRITTEN_MIN
+
+
 def _clean_reason(reason: str) -> str:
     reason = _clean_comment(reason)
-    if len(reason) < OVERRIDE_REASON_MIN_CHARS:
+    if not _written(reason):
         raise Invalid(
-            f"An override needs a written reason of at least {OVERRIDE_REASON_MIN_CHARS} characters.",
+            f"An override needs a written reason of at least {WRITTEN_MIN} letters or digits.",
             code="override_reason_too_short",
         )
     return reason
+
+
+def database_refusal(error: IntegrityError) -> Conflict | None:
+    """A gate trigger's refusal (its message starts with "gate:"), as the conflict it is. The messages
+    are fixed texts of the migrations: they carry no input."""
+    text = str(error)
+    if "gate:" not in text:
+        return None
+    reason = text[text.index("gate:") :].splitlines()[0].removeprefix("gate:").strip()
+    return Conflict(f"The database refused this change: {reason}.", code="refused_by_database")
 
 
 # --- Flags ----------------------------------------------------------------------------------------
@@ -274,11 +294,19 @@ def reflag(draft: Draft, *, found: list[flagging.Flag], actor: User | None = Non
             return None
         existing = {(f.rule, f.start, f.end): f for f in version.flags.select_for_update()}
         wanted = {(f.rule, f.start, f.end): f for f in found}
-        removed = [row for key, row in existing.items() if key not in wanted]
+        # A blocker is never deleted, and stops being one only where a live claim clears it (the gate's
+        # triggers refuse anything else): a blocker the new rules no longer find, or find as less
+        # severe, stays as it is for the reviewer to answer; a new version is flagged afresh.
+        kept = {
+            key
+            for key, row in existing.items()
+            if row.severity == Severity.BLOCKER and not _may_clear(row, wanted.get(key))
+        }
+        removed = [row for key, row in existing.items() if key not in wanted and key not in kept]
         added = [f for key, f in wanted.items() if key not in existing]
         updated = []
         for key, row in existing.items():
-            if key in wanted:
+            if key in wanted and key not in kept:
                 new = _flag_row(version, wanted[key])
                 fields = ["category", "severity", "text", "message", "suggestion", "reference", "claim_id"]
                 if any(getattr(row, name) != getattr(new, name) for name in fields):
@@ -306,9 +334,20 @@ def reflag(draft: Draft, *, found: list[flagging.Flag], actor: User | None = Non
                 "removed": sorted({row.rule for row in removed}),
                 "changed": sorted({row.rule for row in updated}),
                 "overrides_dropped": sum(row.status == FlagStatus.OVERRIDDEN for row in removed),
+                "blockers_kept": len(kept),
             },
         )
     return True
+
+
+def _may_clear(row: Flag, found: flagging.Flag | None) -> bool:
+    """Whether the new finding may take the place of a stored blocker: it is still a blocker, or a live
+    claim cleared this unverifiable finding."""
+    if found is None:
+        return False
+    return found.severity == Severity.BLOCKER or (
+        found.claim_id is not None and row.category == found.category == "unverifiable"
+    )
 
 
 def _create_version(draft: Draft, *, number: int, body: str, author: User, source: str) -> Version:
@@ -500,13 +539,19 @@ def decide(
             "Say what should change: a comment is required to request changes or reject.",
             code="comment_required",
         )
+    if kind != DecisionKind.APPROVE and not _written(comment):
+        raise Invalid(
+            f"Say what should change in at least {WRITTEN_MIN} letters or digits.", code="comment_too_short"
+        )
     reasons = {}
     for override in overrides:
         reasons[override.flag_id] = _clean_reason(override.reason)
     try:
         with transaction.atomic():
             return _decide_locked(draft, reviewer, kind, version, comment, reasons, second_factor_verified)
-    except IntegrityError:
+    except IntegrityError as error:
+        if refusal := database_refusal(error):
+            raise refusal from None
         # The partial unique index on approvals: another reviewer approved this version first.
         raise Conflict(
             "Another decision on this version was recorded first; reload the draft.",

@@ -19,7 +19,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from reviewapp import workflow
-from reviewapp.models import Brief, Draft, Flag, Version, sha256_hex
+from reviewapp.models import AuditEvent, Brief, Draft, Flag, Version, sha256_hex
 from tests.conftest import SAFE_COPY, make_user, submit
 
 pytestmark = pytest.mark.django_db
@@ -415,3 +415,89 @@ def test_migrate_says_so_when_it_runs_as_the_owner_of_the_tables(postgres):
     call_command("migrate", verbosity=1, stdout=out)
     assert "owner of the tables" in out.getvalue()
     assert "Database roles" in out.getvalue()
+
+
+# --- What the workflow says when the database refuses ------------------------------------------------
+
+
+def test_a_decision_the_database_refuses_is_a_conflict_saying_why(people):
+    """A reviewer deactivated while their request runs: the workflow's checks saw the account as it
+    was loaded, the trigger sees the row as it is."""
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    reviewer = people["reviewer"]
+    reviewer.roles  # noqa: B018 - loaded before the account changes, as during a request
+    sql("UPDATE reviewapp_user SET is_active = %s WHERE id = %s", False, reviewer.pk)
+    with pytest.raises(workflow.Conflict) as refusal:
+        workflow.decide(draft, reviewer=reviewer, kind="approve", version=1)
+    assert refusal.value.code == "refused_by_database"
+    assert "only an active reviewer" in refusal.value.message
+    draft.refresh_from_db()
+    assert draft.status == "in_review" and not draft.decisions.exists()
+
+
+@pytest.mark.parametrize("reason", ["\u0301" * 12 + "ab", " . , ; : ! ? - " * 3, "\u200d" * 20, "ok ok ok!!"])
+def test_an_override_reason_needs_ten_letters_or_digits(people, reason):
+    draft = submit(author=people["writer"], body=BLOCKER_COPY)
+    with pytest.raises(workflow.WorkflowError) as refusal:
+        workflow.override_flag(blocker_of(draft), reviewer=people["reviewer"], reason=reason)
+    assert refusal.value.code in ("override_reason_too_short", "invisible_character", "invalid")
+    assert blocker_of(draft).status == "open"
+
+
+@pytest.mark.parametrize("kind", ["request_changes", "reject"])
+def test_a_required_comment_needs_ten_letters_or_digits(people, kind):
+    draft = submit(author=people["writer"], body=SAFE_COPY)
+    with pytest.raises(workflow.Invalid) as refusal:
+        workflow.decide(draft, reviewer=people["reviewer"], kind=kind, version=1, comment="No!!! ...")
+    assert refusal.value.code == "comment_too_short"
+    workflow.decide(draft, reviewer=people["reviewer"], kind=kind, version=1, comment="Cite the trial.")
+
+
+def test_reflag_keeps_a_blocker_the_rules_no_longer_find_or_find_milder(people):
+    import dataclasses
+
+    from reviewapp import flagging
+
+    draft = submit(author=people["writer"], body=BLOCKER_COPY + " The best serum.")
+    found = flagging.find_flags(draft.current_version.body)
+    blocker = next(f for f in found if f.severity == "blocker")
+    others = [f for f in found if f.severity != "blocker"]
+    assert others  # the warning is replaced freely
+
+    assert workflow.reflag(draft, found=[]) is True  # the rules changed: nothing found any more
+    assert list(draft.current_version.flags.values_list("rule", "severity")) == [(blocker.rule, "blocker")]
+    milder = [dataclasses.replace(blocker, severity="warning")]
+    assert workflow.reflag(draft, found=milder) is False
+    assert draft.current_version.flags.get().severity == "blocker"
+    assert (
+        AuditEvent.objects.filter(action="flags.recomputed", draft=draft).latest("seq").data["blockers_kept"]
+        == 1
+    )
+
+
+def test_reflag_goes_on_past_a_draft_the_database_refuses(people, monkeypatch):
+    import dataclasses
+
+    from reviewapp.management.commands import reflag as command
+
+    refused_draft = submit(author=people["writer"], body=BLOCKER_COPY)
+    fine = submit(author=people["writer"], body=SAFE_COPY + " The best serum.")
+    real = command.find_flags_many
+
+    def changed_text_for_the_first(bodies, **kwargs):
+        # What a flag found never changes: a finding at the same place with other text is refused.
+        for body, found in zip(bodies, real(bodies, **kwargs), strict=True):
+            yield [
+                dataclasses.replace(f, text="tampered")
+                if body == BLOCKER_COPY and f.severity == "blocker"
+                else f
+                for f in found
+            ]
+
+    Flag.objects.filter(version=fine.current_version).update(message="old message")
+    monkeypatch.setattr(command, "find_flags_many", changed_text_for_the_first)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("reflag", "--no-progress", stdout=out, stderr=err)
+    assert f"Draft {refused_draft.pk}: The database refused this change" in err.getvalue()
+    assert "1 refused by the database" in out.getvalue() and "1 changed" in out.getvalue()
+    assert "tampered" not in err.getvalue()

@@ -308,7 +308,7 @@ def test_override_reason_that_is_too_short_is_refused(copywriter, reviewer):
     )
 
     assert response.status_code == 422
-    assert "at least 10 characters" in text(response)
+    assert "at least 10 letters or digits" in text(response)
     draft.refresh_from_db()
     assert draft.status == "in_review"
 

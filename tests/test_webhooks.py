@@ -130,10 +130,20 @@ def test_publish_and_the_other_decisions_are_sent_too(people):
         workflow.publish(draft, actor=people["tool"])
         changes = submit(author=people["writer"], body=SAFE_COPY + " Now in 50 ml.")
         workflow.decide(
-            changes, reviewer=people["reviewer"], kind="request_changes", version=1, comment="Say 50 ml."
+            changes,
+            reviewer=people["reviewer"],
+            kind="request_changes",
+            version=1,
+            comment="Say 50 ml, not 30 ml.",
         )
         rejected = submit(author=people["writer"], body=SAFE_COPY + " Also in blue.")
-        workflow.decide(rejected, reviewer=people["reviewer"], kind="reject", version=1, comment="Off-brand.")
+        workflow.decide(
+            rejected,
+            reviewer=people["reviewer"],
+            kind="reject",
+            version=1,
+            comment="Off-brand for this season.",
+        )
         received = receiver.wait_for(4)
 
     payloads = [Webhook(secret).verify(request.body, request.headers) for request in received]
@@ -148,10 +158,13 @@ def test_publish_and_the_other_decisions_are_sent_too(people):
     assert published["approved_by"]["username"] == "rhea"
     assert published["published_by"]["username"] == people["tool"].username
     assert (
-        payloads[2]["data"]["comment"] == "Say 50 ml."
+        payloads[2]["data"]["comment"] == "Say 50 ml, not 30 ml."
         and payloads[2]["data"]["decision"] == "request_changes"
     )
-    assert payloads[3]["data"]["comment"] == "Off-brand." and payloads[3]["data"]["draft_id"] == rejected.pk
+    assert (
+        payloads[3]["data"]["comment"] == "Off-brand for this season."
+        and payloads[3]["data"]["draft_id"] == rejected.pk
+    )
     assert "body" not in payloads[3]["data"]
 
 

@@ -1,6 +1,7 @@
 from itertools import islice
 
 from django.core.management.base import BaseCommand
+from django.db import IntegrityError
 from tqdm import tqdm
 
 from reviewapp import workflow
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         claims = workflow.live_claims()
         drafts = Draft.objects.undecided().select_related("current_version").order_by("pk")
         total = drafts.count()
-        changed = unchanged = skipped = 0
+        changed = unchanged = skipped = refused = 0
         rows = drafts.iterator(chunk_size=BATCH)
         with tqdm(total=total, unit="draft", disable=options["no_progress"], file=self.stderr) as bar:
             while chunk := list(islice(rows, BATCH)):
@@ -35,7 +36,19 @@ class Command(BaseCommand):
                     for draft, found in zip(
                         members, find_flags_many(bodies, language=language, claims=claims), strict=True
                     ):
-                        result = workflow.reflag(draft, found=found)
+                        try:
+                            result = workflow.reflag(draft, found=found)
+                        except IntegrityError as error:
+                            # The gate refused this draft's new flags; the others go on.
+                            refused += 1
+                            # Only the gate's fixed message: a constraint's text could quote a stored value.
+                            refusal = workflow.database_refusal(error)
+                            why = (
+                                refusal.message if refusal else "a database constraint refused the new flags."
+                            )
+                            self.stderr.write(f"Draft {draft.pk}: {why}")
+                            bar.update(1)
+                            continue
                         if result is None:
                             skipped += 1
                         elif result:
@@ -45,5 +58,6 @@ class Command(BaseCommand):
                         bar.update(1)
         self.stdout.write(
             f"Re-flagged {total} undecided draft(s): {changed} changed, {unchanged} unchanged, "
-            f"{skipped} skipped (decided or edited meanwhile)."
+            f"{skipped} skipped (decided or edited meanwhile)"
+            + (f", {refused} refused by the database." if refused else ".")
         )
