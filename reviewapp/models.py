@@ -657,7 +657,7 @@ VARIANTS_MAX = 5
 class BriefQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Copywriters and integrations see their own briefs; reviewers and admins see all."""
-        if user.has_role(Role.REVIEWER, Role.ADMIN):
+        if Brief.sees_every_brief(user):
             return self
         return self.filter(requester=user)
 
@@ -703,6 +703,15 @@ class Brief(models.Model):
 
     def __str__(self) -> str:
         return f"brief {self.pk} ({self.status})"
+
+    @staticmethod
+    def sees_every_brief(user) -> bool:
+        return user.has_role(Role.REVIEWER, Role.ADMIN)
+
+    def may_be_seen_by(self, user) -> bool:
+        """The brief, and what was sent to a model for it (a draft's provenance), is for its requester
+        and for reviewers and admins; other copywriters and integrations see neither."""
+        return Brief.sees_every_brief(user) or self.requester_id == user.pk
 
     @property
     def is_pending(self) -> bool:

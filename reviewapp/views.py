@@ -340,8 +340,10 @@ def _detail_context(request: HttpRequest, draft: Draft) -> dict:
     user = request.user
     version = draft.current_version
     flags = list(version.flags.select_related("overridden_by", "claim"))
-    versions = list(draft.versions.select_related("created_by", "provenance").order_by("-number"))
+    versions = list(draft.versions.select_related("created_by", "provenance__brief").order_by("-number"))
     provenance = latest_provenance(versions)
+    if provenance is not None and not provenance.brief.may_be_seen_by(user):
+        provenance = None  # what was sent to the model is for those who may see the brief
     decisions = list(
         Decision.objects.filter(draft=draft).select_related("reviewer", "version").order_by("-id")
     )

@@ -338,6 +338,44 @@ def test_provenance_is_kept_per_generated_version_and_shown_in_api_and_page(gene
     assert "Provenance of version 1" in page and "edited by people since" in page
 
 
+def test_provenance_is_shown_only_to_those_who_may_see_the_brief(generation, writer):
+    """What was sent to the model belongs with the brief: its requester, reviewers and admins see it;
+    another copywriter or an integration, who get 404 for the brief, do not see it through the draft."""
+    brief = request_brief(writer)
+    assert run(brief) == "done"
+    draft = Draft.objects.filter(brief=brief).first()
+    reviewer = make_user(roles=["reviewer"])
+    for who, sees in [
+        (writer, True),
+        (reviewer, True),
+        (make_user(roles=["admin"]), True),
+        (make_user(roles=["copywriter"]), False),
+        (make_user(roles=["integration"]), False),
+    ]:
+        api = api_as(who)
+        if not sees:
+            assert api.get(f"/briefs/{brief.pk}").status_code == 404
+        detail = api.get(f"/drafts/{draft.pk}")
+        assert detail.status_code == 200
+        assert (detail.json()["provenance"] is not None) is sees, who
+        listed = next(item for item in api.get("/drafts").json()["results"] if item["id"] == draft.pk)
+        assert (listed["provenance"] is not None) is sees
+        client = Client()
+        client.force_login(who)
+        page = client.get(f"/drafts/{draft.pk}")
+        if page.status_code == 200:
+            assert (
+                "masked" in page.content.decode().lower() and "Provenance of version" in page.content.decode()
+            ) is sees
+    # The reviewer deciding on it gets the provenance in the decision's draft too.
+    decided = api_as(reviewer).post(
+        f"/drafts/{draft.pk}/decisions",
+        {"decision": "request_changes", "version": 1, "comment": "Name the product."},
+    )
+    assert decided.status_code == 201, decided.content
+    assert decided.json()["draft"]["provenance"] is not None
+
+
 def test_the_requester_of_a_brief_never_approves_its_drafts(generation, db):
     both = make_user(roles=["copywriter", "reviewer"])
     other = make_user(roles=["copywriter"])

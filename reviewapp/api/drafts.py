@@ -63,7 +63,7 @@ def with_details(queryset):
         Prefetch("current_version__flags", queryset=Flag.objects.select_related("overridden_by")),
         Prefetch(
             "versions",
-            queryset=Version.objects.filter(source=Source.GENERATED).select_related("provenance"),
+            queryset=Version.objects.filter(source=Source.GENERATED).select_related("provenance__brief"),
             to_attr="generated_versions",
         ),
     )
@@ -73,9 +73,9 @@ def _draft(draft_id: int) -> Draft:
     return get_object_or_404(with_details(Draft.objects.all()), pk=draft_id)
 
 
-def _as_json(schema, obj) -> dict:
+def _as_json(schema, obj, request: HttpRequest) -> dict:
     """Serialise now, so that idempotency can store exactly what the client receives."""
-    return schema.from_orm(obj).model_dump(mode="json")
+    return schema.from_orm(obj, context={"request": request}).model_dump(mode="json")
 
 
 def _require_any_role(request: HttpRequest) -> None:
@@ -113,7 +113,7 @@ def create_draft(request: HttpRequest, payload: DraftIn, idempotency_key: str | 
             external_id=payload.external_id,
             language=payload.language,
         )
-        return 201, _as_json(DraftOut, _draft(draft.pk))
+        return 201, _as_json(DraftOut, _draft(draft.pk), request)
 
     return idempotency.run(request, idempotency_key, create)
 
@@ -143,7 +143,7 @@ def create_version(
 
     def create():
         version = workflow.add_version(draft, author=request.user, body=payload.body)
-        return (201 if version else 200), _as_json(DraftOut, _draft(draft_id))
+        return (201 if version else 200), _as_json(DraftOut, _draft(draft_id), request)
 
     return idempotency.run(request, idempotency_key, create)
 
@@ -174,7 +174,7 @@ def create_decision(
             second_factor_verified=False,  # a bearer token never passed a second factor
         )
         decision.draft = _draft(draft_id)
-        return 201, _as_json(DecisionOut, decision)
+        return 201, _as_json(DecisionOut, decision, request)
 
     return idempotency.run(request, idempotency_key, create)
 
@@ -189,7 +189,7 @@ def publish_draft(request: HttpRequest, draft_id: int, idempotency_key: str | No
 
     def create():
         workflow.publish(draft, actor=request.user)
-        return 200, _as_json(DraftOut, _draft(draft_id))
+        return 200, _as_json(DraftOut, _draft(draft_id), request)
 
     return idempotency.run(request, idempotency_key, create)
 

@@ -150,7 +150,8 @@ class DraftOut(Schema):
     provenance: ProvenanceOut | None = Field(
         None,
         description="For generated copy, where its generated version came from (model, prompt as sent, "
-        "masked; usage); kept when people edit it afterwards. null for copy written by people.",
+        "masked; usage); kept when people edit it afterwards. null for copy written by people, and for "
+        "callers who may not see the brief it came from (only its requester, reviewers and admins may).",
     )
     created_at: datetime
     updated_at: datetime
@@ -160,8 +161,12 @@ class DraftOut(Schema):
         return draft.current_version
 
     @staticmethod
-    def resolve_provenance(draft: Draft) -> Provenance | None:
-        return latest_provenance(draft.generated_versions)
+    def resolve_provenance(draft: Draft, context) -> Provenance | None:
+        provenance = latest_provenance(draft.generated_versions)
+        request = (context or {}).get("request")
+        if provenance is None or request is None or not provenance.brief.may_be_seen_by(request.user):
+            return None
+        return provenance
 
     @staticmethod
     def resolve_flags(draft: Draft) -> list[Flag]:
