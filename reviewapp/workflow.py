@@ -131,13 +131,17 @@ TITLE_MAX_CHARS = 200
 COMMENT_MAX_CHARS = 5000
 
 
-def _reject_control_characters(value: str, what: str) -> None:
+def _reject_control_characters(value: str, what: str, field: str | None = None) -> None:
     """Control characters, lone surrogates and invisible formatting characters (soft hyphen,
     zero-width space, bidirectional overrides, byte-order mark…) are refused: the reviewer cannot see
-    them, and inside a word they would hide a claim from the automatic checks."""
+    them, and inside a word they would hide a claim from the automatic checks. The problem names the
+    field (`field`, else `what`) and the character's code point, never the text around it."""
     for char in value:
         if char not in "\n\r\t" and unicodedata.category(char) in ("Cc", "Cs"):
-            raise Invalid(f"The {what} contains a control or invalid character (U+{ord(char):04X}).")
+            raise Invalid(
+                f"The {what} contains a control or invalid character (U+{ord(char):04X}).",
+                field=field or what,
+            )
     if hidden := flagging.hidden_characters(value):
         char = value[hidden[0]]
         name = unicodedata.name(char, "a formatting character").lower()
@@ -145,6 +149,7 @@ def _reject_control_characters(value: str, what: str) -> None:
             f"The {what} contains an invisible character (U+{ord(char):04X}, {name}). Remove it: "
             "readers cannot see it and it can hide words from the checks.",
             code="invisible_character",
+            field=field or what,
         )
 
 
@@ -157,7 +162,7 @@ def clean_body(body: str) -> str:
             code="body_too_long",
             status=413,
         )
-    _reject_control_characters(body, "copy text")
+    _reject_control_characters(body, "copy text", "body")
     return body
 
 
@@ -173,11 +178,11 @@ def clean_title(title: str) -> str:
     return title
 
 
-def _clean_comment(comment: str) -> str:
+def _clean_comment(comment: str, what: str = "comment") -> str:
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX_CHARS:
-        raise Invalid(f"The comment is longer than {COMMENT_MAX_CHARS} characters.", code="comment_too_long")
-    _reject_control_characters(comment, "comment")
+        raise Invalid(f"The {what} is longer than {COMMENT_MAX_CHARS} characters.", code="comment_too_long")
+    _reject_control_characters(comment, what)
     return comment
 
 
@@ -191,7 +196,7 @@ def _written(text: str) -> bool:
 
 
 def _clean_reason(reason: str) -> str:
-    reason = _clean_comment(reason)
+    reason = _clean_comment(reason, "reason")
     if not _written(reason):
         raise Invalid(
             f"An override needs a written reason of at least {WRITTEN_MIN} letters or digits.",
@@ -378,12 +383,18 @@ def submit(
     body = clean_body(body)
     if channel not in Channel.values:
         raise Invalid(
-            f"Unknown channel {channel!r}; use one of {', '.join(Channel.values)}.", code="bad_channel"
+            f"Unknown channel; use one of {', '.join(Channel.values)}.", code="bad_channel", field="channel"
         )
     if not _LANGUAGE.match(language or ""):
-        raise Invalid(f"{language!r} is not a language code such as 'en' or 'de-AT'.", code="bad_language")
+        raise Invalid(
+            "The language is not a language code such as 'en' or 'de-AT'.",
+            code="bad_language",
+            field="language",
+        )
     campaign = (campaign or "").strip()[:200]
+    _reject_control_characters(campaign, "campaign")
     external_id = (external_id or "").strip() or None
+    _reject_control_characters(external_id or "", "external_id")
     if external_id and len(external_id) > 200:
         raise Invalid("external_id is longer than 200 characters.", code="bad_external_id")
     found = compute_flags(body, language=language)
@@ -428,7 +439,7 @@ def _duplicate_external_id(author: User, external_id: str) -> Conflict:
         Draft.objects.filter(author=author, external_id=external_id).values_list("pk", flat=True).first()
     )
     return Conflict(
-        f"external_id {external_id!r} is already used by draft {existing}; add a version to it instead.",
+        f"This external_id is already used by draft {existing}; add a version to it instead.",
         code="duplicate_external_id",
         draft=existing,
     )
@@ -531,7 +542,7 @@ def decide(
     _require_second_factor(reviewer, verified=second_factor_verified)
     if kind not in _DECISION_TO:
         raise Invalid(
-            f"Unknown decision {kind!r}; use approve, request_changes or reject.", code="bad_decision"
+            "Unknown decision; use approve, request_changes or reject.", code="bad_decision", field="decision"
         )
     comment = _clean_comment(comment)
     if kind != DecisionKind.APPROVE and not comment:
@@ -803,18 +814,16 @@ def request_brief(
 ) -> Brief:
     """Store a brief and queue its generation (after commit). Only its id goes to the task queue."""
     _require(requester, "submit")
-    if not settings.GENERATION_CONFIGURED:
-        raise Unavailable(
-            "Generation is not configured on this server: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
-            "(any OpenAI-compatible server).",
-            code="generation_not_configured",
-        )
     if channel not in Channel.values:
         raise Invalid(
-            f"Unknown channel {channel!r}; use one of {', '.join(Channel.values)}.", code="bad_channel"
+            f"Unknown channel; use one of {', '.join(Channel.values)}.", code="bad_channel", field="channel"
         )
     if not _LANGUAGE.match(language or ""):
-        raise Invalid(f"{language!r} is not a language code such as 'en' or 'de-AT'.", code="bad_language")
+        raise Invalid(
+            "The language is not a language code such as 'en' or 'de-AT'.",
+            code="bad_language",
+            field="language",
+        )
     if not isinstance(variants, int) or not 1 <= variants <= VARIANTS_MAX:
         raise Invalid(f"Ask for 1 to {VARIANTS_MAX} variants.", code="bad_variants")
     fields = {
@@ -825,6 +834,12 @@ def request_brief(
         "approved_facts": _clean_brief_text(approved_facts, "approved facts"),
         "campaign": _clean_brief_text(campaign, "campaign", max_chars=200),
     }
+    if not settings.GENERATION_CONFIGURED:
+        raise Unavailable(
+            "Generation is not configured on this server: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
+            "(any OpenAI-compatible server).",
+            code="generation_not_configured",
+        )
     with transaction.atomic():
         brief = Brief.objects.create(
             requester=requester, channel=channel, variants=variants, language=language, **fields

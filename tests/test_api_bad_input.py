@@ -669,3 +669,109 @@ def test_idempotency_records_past_their_retention_are_pruned():
 
     assert idempotency.prune() == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+
+
+# --- Every text field refuses what a reader cannot see -------------------------------------------
+
+TEXT_FIELDS = [
+    # (path, body with the field marked by the word TEXT, field named in the problem)
+    ("/drafts", {"title": "TEXT", "body": SAFE_COPY}, "title"),
+    ("/drafts", {"title": "Serum", "body": "TEXT"}, "body"),
+    ("/drafts", {"title": "Serum", "body": SAFE_COPY, "campaign": "TEXT"}, "campaign"),
+    ("/drafts", {"title": "Serum", "body": SAFE_COPY, "external_id": "TEXT"}, "external_id"),
+    ("/drafts", {"title": "Serum", "body": SAFE_COPY, "language": "TEXT"}, "language"),
+    ("/drafts/{id}/versions", {"body": "TEXT"}, "body"),
+    ("/drafts/{id}/decisions", {"decision": "reject", "version": 1, "comment": "TEXT"}, "comment"),
+    (
+        "/drafts/{id}/decisions",
+        {"decision": "approve", "version": 1, "overrides": [{"flag": 0, "reason": "TEXT"}]},
+        "reason",
+    ),
+    *(
+        ("/briefs", {"product": "Serum", field: "TEXT"} if field != "product" else {"product": "TEXT"}, name)
+        for field, name in [
+            ("product", "product"),
+            ("audience", "audience"),
+            ("tone", "tone"),
+            ("key_points", "key points"),
+            ("approved_facts", "approved facts"),
+            ("campaign", "campaign"),
+            ("language", "language"),
+        ]
+    ),
+]
+HIDDEN = {
+    "nul": "\x00",
+    "escape": "\x1b",
+    "bidi-override": "\u202e",
+    "zero-width-space": "\u200b",
+    "bom": "\ufeff",
+}
+
+
+def _filled(body, text: str, flag_id: int):
+    if isinstance(body, dict):
+        return {key: _filled(value, text, flag_id) for key, value in body.items()}
+    if isinstance(body, list):
+        return [_filled(value, text, flag_id) for value in body]
+    if body == 0:
+        return flag_id
+    return body.replace("TEXT", text) if isinstance(body, str) else body
+
+
+@pytest.mark.parametrize("hidden", HIDDEN.values(), ids=HIDDEN.keys())
+@pytest.mark.parametrize(("path", "body", "field"), TEXT_FIELDS, ids=[f"{p} {f}" for p, _, f in TEXT_FIELDS])
+def test_every_text_field_refuses_control_and_invisible_characters_naming_the_field(
+    world, path, body, field, hidden
+):
+    """A NUL was a 500 on PostgreSQL in campaign and external_id; bidi overrides and zero-width
+    characters were stored there. Every text field now answers 422, names the field, echoes nothing."""
+    draft = world.in_review
+    role = "reviewer" if "decisions" in path else "copywriter"
+    api = api_as(make_user(roles=[role]) if role == "reviewer" else world.author)
+    secret = "4111 1111 1111 1111"  # a value that must not come back in the answer
+    text = f"Card {secret[:9]}{hidden}{secret[9:]} here" if field not in ("language",) else f"en{hidden}"
+    flag_id = draft.current_version.flags.filter(severity="blocker").values_list("pk", flat=True).first()
+    before = snapshot()
+
+    response = api.post(path.format(id=draft.pk), _filled(body, text, flag_id))
+
+    problem = assert_problem(response, 422, response.json().get("code"))
+    assert problem["code"] in ("invalid", "invisible_character", "bad_language", "validation_error")
+    assert problem.get("field") == field or field in problem["detail"], problem
+    assert "4111" not in response.content.decode() and hidden not in response.json()["detail"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": "Serum", "body": SAFE_COPY, "channel": "4111111111111111"},
+        {"title": "Serum", "body": SAFE_COPY, "language": "jane@example.org"},
+        {"title": "Serum", "body": SAFE_COPY, "external_id": 4111111111111111},
+        {"title": "jane@example.org\n4111111111111111", "body": SAFE_COPY},
+    ],
+    ids=["channel", "language", "external-id-type", "title"],
+)
+def test_problems_do_not_repeat_refused_values(world, body):
+    response = api_as(world.author).post("/drafts", body)
+    assert response.status_code == 422
+    content = response.content.decode()
+    assert "4111111111111111" not in content and "jane@example.org" not in content
+
+
+def test_decisions_do_not_repeat_an_unknown_decision(world):
+    response = api_as(make_user(roles=["reviewer"])).post(
+        f"/drafts/{world.in_review.pk}/decisions", {"decision": "jane@example.org", "version": 1}
+    )
+    assert response.status_code == 422 and "jane@example.org" not in response.content.decode()
+
+
+def test_a_duplicate_external_id_is_not_repeated_in_the_answer(world):
+    api = api_as(world.author)
+    assert (
+        api.post("/drafts", {"title": "A", "body": SAFE_COPY, "external_id": "jane@example.org"}).status_code
+        == 201
+    )
+    again = api.post("/drafts", {"title": "B", "body": SAFE_COPY, "external_id": "jane@example.org"})
+    assert again.status_code == 409 and "jane@example.org" not in again.content.decode()
