@@ -8,6 +8,7 @@ inside a transaction, so each `transaction.atomic()` in a transition counts two 
 RELEASE) that a request in autocommit mode does not send.
 """
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -197,7 +198,10 @@ def test_api_draft_list_costs_the_same_for_10_and_100_drafts(people, as_tool, dj
     hundred, response = count_queries(lambda: as_tool.get("/drafts"))
     page = response.json()
     assert len(page["results"]) == 50
-    assert all(len(draft["flags"]) == MANY_FLAG_COUNT for draft in page["results"])
+    assert all(
+        sum(draft["flag_counts"][s] for s in ("blocker", "warning", "info")) == MANY_FLAG_COUNT
+        for draft in page["results"]
+    )
     assert {draft["status"] for draft in page["results"]} == {"in_review", "approved", "published"}
     second_page, response = count_queries(lambda: as_tool.client.get(page["next"], headers=as_tool.headers))
     assert len(response.json()["results"]) == 50
@@ -362,3 +366,25 @@ def test_draft_page_costs_the_same_for_bulk_drafts_among_10_and_1000(
     assert ten == thousand
     with django_assert_max_num_queries(DRAFT_PAGE_QUERIES):
         client.get(f"/drafts/{made['drafts'][500].pk}")
+
+
+def test_a_page_of_drafts_stays_small_whatever_the_drafts_hold(people, as_tool):
+    """Lists carry an excerpt and flag counts; the whole text and every flag are on the draft itself.
+    A page of 200 drafts of 50,000 characters with dozens of flags each was tens of MiB."""
+    long_body = (MANY_FLAGS + " ") * (8_000 // len(MANY_FLAGS))
+    draft = new_draft(people, body=long_body)
+    detail = as_tool.get(f"/drafts/{draft.pk}")
+    listed = as_tool.get("/drafts")
+    item = listed.json()["results"][0]
+
+    assert len(detail.content) > 8_000 and len(json.dumps(item)) < 2_000
+    assert item["version"]["excerpt"] == long_body[:280] and item["version"]["chars"] == len(long_body)
+    assert "body" not in item["version"] and "flags" not in item
+    flags = detail.json()["flags"]
+    assert item["flag_counts"] == {
+        "blocker": sum(f["severity"] == "blocker" for f in flags),
+        "warning": sum(f["severity"] == "warning" for f in flags),
+        "info": sum(f["severity"] == "info" for f in flags),
+        "open_blockers": sum(f["severity"] == "blocker" and f["status"] == "open" for f in flags),
+    }
+    assert item["flag_counts"]["blocker"] > 0

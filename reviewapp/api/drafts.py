@@ -1,7 +1,8 @@
 """Draft endpoints of API v1: one operation per function, translating HTTP to workflow calls."""
 
 import pydantic
-from django.db.models import Prefetch
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Header, Query, Router, Schema
@@ -17,10 +18,11 @@ from reviewapp.api.schemas import (
     DecisionOut,
     DraftIn,
     DraftOut,
+    DraftSummaryOut,
     EventOut,
     VersionIn,
 )
-from reviewapp.models import AuditEvent, Draft, Flag, Role, Source, Status, Version
+from reviewapp.models import AuditEvent, Draft, Flag, FlagStatus, Role, Severity, Source, Status, Version
 
 router = Router(tags=["drafts"])
 
@@ -69,6 +71,31 @@ def with_details(queryset):
     )
 
 
+def _flag_count(**conditions):
+    rows = Flag.objects.filter(version=OuterRef("current_version"), **conditions).order_by()
+    return Coalesce(Subquery(rows.values("version").annotate(n=Count("id")).values("n")), 0)
+
+
+def summaries(queryset):
+    """What `DraftSummaryOut` reads: flags counted in the database rather than loaded."""
+    return (
+        queryset.select_related("author", "current_version", "approval__reviewer", "approval__version")
+        .prefetch_related(
+            Prefetch(
+                "versions",
+                queryset=Version.objects.filter(source=Source.GENERATED).select_related("provenance__brief"),
+                to_attr="generated_versions",
+            )
+        )
+        .annotate(
+            blockers=_flag_count(severity=Severity.BLOCKER),
+            warnings=_flag_count(severity=Severity.WARNING),
+            infos=_flag_count(severity=Severity.INFO),
+            open_blockers=_flag_count(severity=Severity.BLOCKER, status=FlagStatus.OPEN),
+        )
+    )
+
+
 def _draft(draft_id: int) -> Draft:
     return get_object_or_404(with_details(Draft.objects.all()), pk=draft_id)
 
@@ -87,14 +114,20 @@ class DraftFilters(Schema):
     status: Status | None = Field(None, description="Only drafts in this status.")
 
 
-@router.get("/drafts", response={200: list[DraftOut], **ERRORS}, summary="List drafts, newest first")
+@router.get(
+    "/drafts",
+    response={200: list[DraftSummaryOut], **ERRORS},
+    summary="List drafts, newest first",
+    description="Each draft with an excerpt of its text and its flags counted; the whole text and every "
+    "flag are on `GET /drafts/{id}`, so that a page stays small whatever the drafts hold.",
+)
 @paginate(StrictCursorPagination, ordering=("-id",), page_size=50)
 def list_drafts(request: HttpRequest, filters: Query[DraftFilters]):
     _require_any_role(request)
     drafts = Draft.objects.all()
     if filters.status:
         drafts = drafts.filter(status=filters.status)
-    return with_details(drafts)
+    return summaries(drafts)
 
 
 @router.post("/drafts", response={201: DraftOut, **ERRORS}, summary="Submit a draft")

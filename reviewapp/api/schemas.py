@@ -66,6 +66,36 @@ class VersionOut(Schema):
     created_at: datetime
 
 
+LIST_EXCERPT_CHARS = 280
+
+
+class VersionSummaryOut(Schema):
+    """A version as lists show it: the start of the text and its length, so that a page of drafts stays
+    small whatever their size. The full text is on `GET /drafts/{id}`."""
+
+    number: int
+    sha256: str
+    source: str
+    created_at: datetime
+    excerpt: str = Field(description=f"The first {LIST_EXCERPT_CHARS} characters of the body.")
+    chars: int = Field(description="The length of the whole body in characters.")
+
+    @staticmethod
+    def resolve_excerpt(version: Version) -> str:
+        return version.body[:LIST_EXCERPT_CHARS]
+
+    @staticmethod
+    def resolve_chars(version: Version) -> int:
+        return len(version.body)
+
+
+class FlagCountsOut(Schema):
+    blocker: int
+    warning: int
+    info: int
+    open_blockers: int = Field(description="Blockers not yet overridden.")
+
+
 class FlagOut(Schema):
     id: int
     category: str
@@ -102,19 +132,13 @@ class UsageOut(Schema):
     total_tokens: int | None
 
 
-class ProvenanceOut(Schema):
-    """Where a generated version came from. `masked_prompt` is the prompt exactly as sent to the
-    model: personal data in it is replaced by placeholders; the values are never stored."""
+class ProvenanceSummaryOut(Schema):
+    """Where a generated version came from, as lists show it (the prompt is on the draft itself)."""
 
     brief: int
     version: int = Field(description="The number of the generated version this describes.")
     model: str
     prompt_template_version: str
-    masked_prompt: list[dict]
-    entity_counts: dict[str, int]
-    usage: UsageOut
-    request_id: str
-    latency_ms: int
 
     @staticmethod
     def resolve_brief(provenance: Provenance) -> int:
@@ -123,6 +147,17 @@ class ProvenanceOut(Schema):
     @staticmethod
     def resolve_version(provenance: Provenance) -> int:
         return provenance.version.number
+
+
+class ProvenanceOut(ProvenanceSummaryOut):
+    """Where a generated version came from. `masked_prompt` is the prompt exactly as sent to the
+    model: personal data in it is replaced by placeholders; the values are never stored."""
+
+    masked_prompt: list[dict]
+    entity_counts: dict[str, int]
+    usage: UsageOut
+    request_id: str
+    latency_ms: int
 
     @staticmethod
     def resolve_usage(provenance: Provenance) -> dict:
@@ -133,8 +168,9 @@ class ProvenanceOut(Schema):
         }
 
 
-class DraftOut(Schema):
-    """Read from a Draft loaded with `api.drafts.with_details`, so a page costs a fixed number of queries."""
+class DraftSummaryOut(Schema):
+    """A draft as `GET /drafts` lists it: its text as an excerpt and its flags as counts, so that a
+    page is small whatever the drafts hold (a page of full drafts could be tens of MiB)."""
 
     id: int
     title: str
@@ -144,14 +180,14 @@ class DraftOut(Schema):
     external_id: str | None
     language: str
     author: UserOut
-    version: VersionOut | None
-    flags: list[FlagOut]
+    version: VersionSummaryOut | None
+    flag_counts: FlagCountsOut
     approval: ApprovalOut | None
-    provenance: ProvenanceOut | None = Field(
+    provenance: ProvenanceSummaryOut | None = Field(
         None,
-        description="For generated copy, where its generated version came from (model, prompt as sent, "
-        "masked; usage); kept when people edit it afterwards. null for copy written by people, and for "
-        "callers who may not see the brief it came from (only its requester, reviewers and admins may).",
+        description="For generated copy, where its generated version came from; kept when people edit it "
+        "afterwards. null for copy written by people, and for callers who may not see the brief it came "
+        "from (only its requester, reviewers and admins may).",
     )
     created_at: datetime
     updated_at: datetime
@@ -169,8 +205,17 @@ class DraftOut(Schema):
         return provenance
 
     @staticmethod
-    def resolve_flags(draft: Draft) -> list[Flag]:
-        return list(draft.current_version.flags.all()) if draft.current_version else []
+    def resolve_flag_counts(draft: Draft) -> dict:
+        if hasattr(draft, "open_blockers"):  # annotated by api.drafts.summaries
+            counts = {"blocker": draft.blockers, "warning": draft.warnings, "info": draft.infos}
+            return {**counts, "open_blockers": draft.open_blockers}
+        flags = list(draft.current_version.flags.all()) if draft.current_version else []
+        counts = {
+            severity: sum(f.severity == severity for f in flags)
+            for severity in ("blocker", "warning", "info")
+        }
+        open_blockers = sum(f.severity == "blocker" and f.status == "open" for f in flags)
+        return {**counts, "open_blockers": open_blockers}
 
     @staticmethod
     def resolve_approval(draft: Draft) -> dict | None:
@@ -184,6 +229,23 @@ class DraftOut(Schema):
             "at": approval.created_at,
             "second_factor_verified": approval.second_factor_verified,
         }
+
+
+class DraftOut(DraftSummaryOut):
+    """A draft with its whole current text and every flag on it."""
+
+    version: VersionOut | None
+    flags: list[FlagOut]
+    provenance: ProvenanceOut | None = Field(
+        None,
+        description="For generated copy, where its generated version came from (model, prompt as sent, "
+        "masked; usage); kept when people edit it afterwards. null for copy written by people, and for "
+        "callers who may not see the brief it came from (only its requester, reviewers and admins may).",
+    )
+
+    @staticmethod
+    def resolve_flags(draft: Draft) -> list[Flag]:
+        return list(draft.current_version.flags.all()) if draft.current_version else []
 
 
 class DecisionOut(Schema):
