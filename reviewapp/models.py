@@ -622,19 +622,29 @@ class ApiToken(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first successful response to a creating POST, replayed for the same Idempotency-Key."""
+    """The first successful response to a creating POST, replayed for the same Idempotency-Key.
+
+    A row without a status code is a claim: the request that inserted it is still running (or crashed;
+    `reviewapp.api.idempotency` lets such a claim expire)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=500)
     request_sha256 = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    response = models.JSONField()
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique"),
+            models.CheckConstraint(
+                condition=Q(status_code__isnull=True, response__isnull=True)
+                | Q(status_code__isnull=False, response__isnull=False),
+                name="idempotency_claim_or_response",
+            ),
+        ]
         indexes = [models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:

@@ -624,7 +624,10 @@ def draft_edit(request: HttpRequest, draft_id: int) -> HttpResponse:
 def draft_publish(request: HttpRequest, draft_id: int) -> HttpResponse:
     draft = _load(draft_id)
     try:
-        published = workflow.publish(draft, actor=request.user)
+        # The form carries the sha256 of the approved text the page showed: publish that text or nothing.
+        published = workflow.publish(
+            draft, actor=request.user, expected_sha256=request.POST.get("sha256", "")
+        )
     except workflow.WorkflowError as exc:
         messages.error(request, exc.message)
     else:

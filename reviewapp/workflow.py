@@ -740,12 +740,43 @@ def override_flag(flag: Flag, *, reviewer: User, reason: str) -> Flag:
     return flag
 
 
-def publish(draft: Draft, *, actor: User) -> Draft:
-    """Mark approved copy as published. Refused unless the exact current text was approved."""
+SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def _clean_sha256(value) -> str:
+    if not isinstance(value, str) or not SHA256_PATTERN.match(value):
+        raise Invalid(
+            "sha256 must be the SHA-256 of the approved text you mean to publish: 64 hexadecimal "
+            "characters. Reload the draft to get it.",
+            code="bad_sha256",
+            field="sha256",
+        )
+    return value.lower()
+
+
+def publish(draft: Draft, *, actor: User, expected_sha256: str | None = None) -> Draft:
+    """Mark approved copy as published. Refused unless the exact current text was approved.
+
+    `expected_sha256` binds the publication to the text the caller holds (the API's `sha256`, the web
+    form's hidden field): when given, it must be the hash of the current text and of the approved
+    text, else Conflict `sha256_mismatch` naming both, so a tool that loaded version 1 never
+    publishes a version 2 approved since."""
     _require(actor, "publish")
+    if expected_sha256 is not None:
+        expected_sha256 = _clean_sha256(expected_sha256)
     with transaction.atomic():
         locked = _lock(draft, related=("current_version", "approval__reviewer"))
         current, approval = locked.current_version, locked.approval
+        if expected_sha256 is not None and (
+            expected_sha256 != current.sha256 or (approval is not None and expected_sha256 != approval.sha256)
+        ):
+            raise Conflict(
+                "The text you mean to publish is not the current approved text of this draft: it changed "
+                "since you loaded it. Reload the draft and check the text before publishing.",
+                code="sha256_mismatch",
+                current_sha256=current.sha256,
+                approved_sha256=approval.sha256 if approval is not None else None,
+            )
         if locked.status != Status.APPROVED:
             raise Conflict(
                 f"Draft {locked.pk} is {locked.get_status_display()}; only approved copy can be published.",

@@ -3,6 +3,7 @@
 import contextlib
 import itertools
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -191,3 +192,14 @@ def stored_risk_is_current(draft: Draft) -> bool:
     blockers = sum(f.severity == "blocker" and f.status == "open" for f in flags)
     warnings = sum(f.severity == "warning" for f in flags)
     return draft.risk == blockers * 1_000_000 + warnings
+
+
+_PUBLISH_SHA256_FIELD = re.compile(r'<input type="hidden" name="sha256" value="([0-9a-f]{64})">')
+
+
+def publish_form_sha256(client: Client, draft: Draft) -> str:
+    """The approved text's sha256 that the draft page's publish form sends (its hidden field)."""
+    page = client.get(f"/drafts/{draft.pk}").content.decode()
+    found = _PUBLISH_SHA256_FIELD.findall(page)
+    assert len(found) == 1, "the draft page has no publish form"
+    return found[0]

@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from reviewapp import leases, webhooks, workflow
 from reviewapp.models import AuditEvent, Decision, Draft, Flag, FlagStatus, Version
-from tests.conftest import RISKY_COPY, SAFE_COPY, api_as, make_user, stored_risk_is_current, submit
+from tests.conftest import (
+    RISKY_COPY,
+    SAFE_COPY,
+    api_as,
+    make_user,
+    publish_form_sha256,
+    stored_risk_is_current,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -563,7 +571,10 @@ def test_publishing_says_what_happened(copywriter, reviewer):
     draft = submit(author=copywriter, body=SAFE_COPY)
     workflow.decide(draft, reviewer=reviewer, kind="approve", version=1)
 
-    response = browser(copywriter).post(f"/drafts/{draft.pk}/publish", follow=True)
+    client = browser(copywriter)
+    response = client.post(
+        f"/drafts/{draft.pk}/publish", {"sha256": publish_form_sha256(client, draft)}, follow=True
+    )
 
     assert "Published version 1: it may go out now." in text(response)
 

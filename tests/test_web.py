@@ -12,7 +12,7 @@ from django.test import Client
 
 from reviewapp import accounts, workflow
 from reviewapp.models import ApiToken, AuditEvent, Decision, Draft, Flag, FlagStatus, Version
-from tests.conftest import RISKY_COPY, SAFE_COPY, make_user, submit
+from tests.conftest import RISKY_COPY, SAFE_COPY, make_user, publish_form_sha256, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -413,7 +413,9 @@ def test_publish_works_only_when_approved(copywriter, reviewer):
     client = browser(copywriter)
     assert "Publish approved version" not in text(client.get(f"/drafts/{waiting.pk}"))
 
-    refused = client.post(f"/drafts/{waiting.pk}/publish", follow=True)
+    refused = client.post(
+        f"/drafts/{waiting.pk}/publish", {"sha256": waiting.current_version.sha256}, follow=True
+    )
 
     assert "only approved copy can be published" in text(refused)
     waiting.refresh_from_db()
@@ -421,7 +423,9 @@ def test_publish_works_only_when_approved(copywriter, reviewer):
 
     approved = approved_draft(author=copywriter, reviewer=reviewer)
     assert "Publish approved version 1" in text(client.get(f"/drafts/{approved.pk}"))
-    published = client.post(f"/drafts/{approved.pk}/publish", follow=True)
+    published = client.post(
+        f"/drafts/{approved.pk}/publish", {"sha256": publish_form_sha256(client, approved)}, follow=True
+    )
     assert "Published version 1" in text(published)
     approved.refresh_from_db()
     assert approved.status == "published"
@@ -432,7 +436,9 @@ def test_a_reviewer_cannot_publish(copywriter, reviewer):
     draft = approved_draft(author=copywriter, reviewer=reviewer)
     assert "Publish approved version" not in text(browser(reviewer).get(f"/drafts/{draft.pk}"))
 
-    response = browser(reviewer).post(f"/drafts/{draft.pk}/publish", follow=True)
+    response = browser(reviewer).post(
+        f"/drafts/{draft.pk}/publish", {"sha256": draft.current_version.sha256}, follow=True
+    )
 
     assert "Only a copywriter or integration may publish" in text(response)
     draft.refresh_from_db()

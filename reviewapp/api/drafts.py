@@ -20,6 +20,7 @@ from reviewapp.api.schemas import (
     DraftOut,
     DraftSummaryOut,
     EventOut,
+    PublishIn,
     VersionIn,
 )
 from reviewapp.models import AuditEvent, Draft, Flag, FlagStatus, Role, Severity, Source, Status, Version
@@ -217,11 +218,20 @@ def create_decision(
     response={200: DraftOut, **ERRORS},
     summary="Publish approved copy (409 unless the exact current text was approved)",
 )
-def publish_draft(request: HttpRequest, draft_id: int, idempotency_key: str | None = IdempotencyKey):
+def publish_draft(
+    request: HttpRequest,
+    draft_id: int,
+    payload: PublishIn | None = None,
+    idempotency_key: str | None = IdempotencyKey,
+):
+    """Send `{"sha256": "<hash of the approved text you hold>"}` to publish only that text: a draft
+    edited (and even re-approved) since you read it answers 409 `sha256_mismatch`. No body, or `{}`,
+    publishes whatever text is approved now."""
     draft = _draft(draft_id)
+    expected_sha256 = payload.sha256 if payload is not None else None
 
     def create():
-        workflow.publish(draft, actor=request.user)
+        workflow.publish(draft, actor=request.user, expected_sha256=expected_sha256)
         return 200, _as_json(DraftOut, _draft(draft_id), request)
 
     return idempotency.run(request, idempotency_key, create)

@@ -123,7 +123,9 @@ ERROR_DESCRIPTIONS = {
     401: "Missing, invalid or revoked API token.",
     403: "Your role may not do this, or you wrote a version of this draft.",
     404: "No such object.",
-    409: "The draft's state does not allow this (gate closed, stale version, open blockers, ...).",
+    409: "The draft's state does not allow this (gate closed, stale version, open blockers, a publish "
+    "`sha256` that is not the approved text's, ...), or a request with this Idempotency-Key is still "
+    "running (`idempotency_in_progress`; see Retry-After).",
     413: "Request body or copy text over the documented limit (see MAX_REQUEST_BYTES, COPY_MAX_CHARS).",
     422: "Well-formed JSON that does not validate: wrong types, unknown fields, bad values, or an "
     "Idempotency-Key reused with a different request.",

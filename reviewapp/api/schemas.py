@@ -53,6 +53,17 @@ class DecisionIn(StrictInput):
     overrides: list[OverrideIn] = Field(default_factory=list, max_length=500)
 
 
+class PublishIn(StrictInput):
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="SHA-256 (hex) of the approved text you mean to publish: the draft's `approval.sha256` "
+        "(equal to `version.sha256`) as you read it. If the current or the approved text has another hash, "
+        "nothing is published and the answer is 409 `sha256_mismatch` with `current_sha256` and "
+        "`approved_sha256`.",
+    )
+
+
 class UserOut(Schema):
     username: str
     name: str
