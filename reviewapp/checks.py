@@ -144,3 +144,21 @@ def check_second_factor_roles(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_audit_key(app_configs, **kwargs):
+    from reviewapp import audit  # imports models: only once the apps are ready
+
+    try:
+        audit.keyring()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))' and "
+                "keep it outside the database, beside SECRET_KEY (README: Security, audit chain).",
+                id="reviewapp.E090",
+            )
+        ]
+    return []
