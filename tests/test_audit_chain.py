@@ -21,11 +21,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.models import Schedule
+from standardwebhooks import Webhook
 
 from reviewapp import audit, checks, webhooks, workflow
 from reviewapp.models import AuditEvent, AuditHead, DecisionKind, WebhookMessage
 from tests.conftest import SAFE_COPY, behind_the_audit_trigger, make_user, submit
+from tests.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -338,19 +341,24 @@ def test_setup_schedules_checkpoints_every_ten_minutes():
     assert point.seq == AuditHead.objects.get().seq and checkpoint_lines()[-1]["seq"] == point.seq
 
 
-def test_a_checkpoint_goes_to_the_named_webhook_endpoint_only(settings):
+@pytest.mark.django_db(transaction=True)
+def test_a_checkpoint_is_delivered_to_the_named_webhook_endpoint_only(settings, monkeypatch):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True  # the receivers listen on 127.0.0.1
+    monkeypatch.setattr(Conf, "SYNC", True)  # the delivery task runs on commit, in this thread
     history()
-    receiver, _ = webhooks.create_endpoint(url="https://audit.example.com/checkpoints", event_types=[])
-    other, _ = webhooks.create_endpoint(url="https://cms.example.com/hooks", event_types=[])
-    settings.AUDIT_CHECKPOINT_WEBHOOK_ENDPOINT = receiver.pk
+    with Receiver() as external, Receiver() as cms:
+        endpoint, secret = webhooks.create_endpoint(url=external.url(), event_types=["audit.checkpoint"])
+        webhooks.create_endpoint(url=cms.url(), event_types=[])  # "every event": still not this one
+        settings.AUDIT_CHECKPOINT_WEBHOOK_ENDPOINT = endpoint.pk
 
-    point = audit.checkpoint()
+        point = audit.checkpoint()
 
-    (message,) = WebhookMessage.objects.filter(event_type="audit.checkpoint")
-    assert list(message.deliveries.values_list("endpoint_id", flat=True)) == [receiver.pk]
-    body = json.loads(message.body)
-    assert body["type"] == "audit.checkpoint" and body["data"] == point.__dict__
-    assert other.pk not in message.deliveries.values_list("endpoint_id", flat=True)
+        (received,) = external.wait_for(1)
+        assert cms.received == []
+    payload = Webhook(secret).verify(received.body, received.headers)  # signed as every webhook is
+    assert payload["type"] == "audit.checkpoint" and payload["data"] == point.__dict__
+    assert checkpoint_lines() == [point.__dict__]
+    assert WebhookMessage.objects.get().event_type == "audit.checkpoint"
 
 
 # --- Migration 0013: events written before it are re-signed, if their chain is intact -----------------
