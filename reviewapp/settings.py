@@ -251,6 +251,24 @@ if not WEBHOOK_SECRET_KEY and DEBUG:
         hashlib.sha256(b"reviewapp.webhook-secrets:" + SECRET_KEY.encode()).digest()
     ).decode()
 
+# The audit chain (reviewapp/audit.py): every event's hash is an HMAC-SHA256 keyed with AUDIT_KEY, kept
+# outside the database (32+ characters: `python -c 'import secrets; print(secrets.token_urlsafe(32))'`).
+# AUDIT_KEYS lists keys rotated out as `id:key` pairs (comma-separated) so older events still verify.
+# Required in production (system check reviewapp.E090); DEBUG derives a local one from SECRET_KEY.
+AUDIT_KEY = env_str("AUDIT_KEY")
+if not AUDIT_KEY and DEBUG:
+    AUDIT_KEY = (
+        "local-development-only-not-for-production:"
+        + hashlib.sha256(b"reviewapp.audit-key:" + SECRET_KEY.encode()).hexdigest()
+    )
+AUDIT_KEYS = env_str("AUDIT_KEYS")
+# Signed checkpoints of the chain's head (`checkpoint_audit`, every 10 minutes) are appended to a file in
+# this directory, outside the database; make it append-only (`chattr +a`, see the README).
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR") or BASE_DIR / "var" / "audit-checkpoints")
+# Optional: the id of a webhook endpoint (an external receiver) that gets every checkpoint as an
+# `audit.checkpoint` event too; 0 for none.
+AUDIT_CHECKPOINT_WEBHOOK_ENDPOINT = env_int("AUDIT_CHECKPOINT_WEBHOOK_ENDPOINT", 0, minimum=0)
+
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

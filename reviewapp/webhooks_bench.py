@@ -145,6 +145,8 @@ def main() -> None:
         "PATH": os.environ["PATH"],
         "SECRET_KEY": secrets.token_urlsafe(50),
         "WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
+        "AUDIT_KEY": secrets.token_urlsafe(32),
+        "AUDIT_CHECKPOINT_DIR": str(workdir / "audit-checkpoints"),
         "SQLITE_PATH": str(workdir / "bench.sqlite3"),
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "Q_WORKERS": str(args.workers),

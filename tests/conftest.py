@@ -106,6 +106,12 @@ def _flush_past_the_history_triggers():
     flush.Command.handle = handle
 
 
+@pytest.fixture(autouse=True)
+def _audit_checkpoints_of_its_own(settings, tmp_path):
+    """Each test's audit checkpoints go to a directory of its own, never a shared one."""
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+
+
 @pytest.fixture
 def postgres(transactional_db):
     """For tests of row locking under real concurrency: SQLite serialises writers by design."""

@@ -5,6 +5,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 # A fixed Fernet key for webhook secrets at rest (production requires WEBHOOK_SECRET_KEY; see checks.py).
 os.environ.setdefault("WEBHOOK_SECRET_KEY", "dGVzdHMtb25seS13ZWJob29rLWtleS0wMTIzNDU2Nzg=")
+# A fixed audit chain key (production requires AUDIT_KEY; see checks.py). Tests point
+# AUDIT_CHECKPOINT_DIR at a temporary directory of their own (tests/conftest.py).
+os.environ.setdefault("AUDIT_KEY", "tests-only-audit-key-0123456789-abcdefghijklmnop")
 
 from reviewapp.settings import *  # noqa: F403
 

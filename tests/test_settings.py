@@ -188,6 +188,7 @@ def test_a_migrated_sqlite_database_is_in_wal_mode(tmp_path):
         SECRET_KEY=SECRET,
         SQLITE_PATH=str(path),
         WEBHOOK_SECRET_KEY=Fernet.generate_key().decode(),
+        AUDIT_KEY=secrets.token_urlsafe(32),
     )
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(path) as connection:
@@ -216,6 +217,7 @@ def test_the_real_configuration_passes_every_check():
     assert checks.check_rule_packs(None) == []
     assert checks.check_limits(None) == []
     assert checks.check_webhook_secret_key(None) == []
+    assert checks.check_audit_key(None) == []
 
 
 @pytest.mark.parametrize(
@@ -403,6 +405,7 @@ def _production_env(tmp_path: Path, **changes: str) -> dict[str, str]:
         "CSRF_TRUSTED_ORIGINS": "https://review.example.com",
         "SQLITE_PATH": str(tmp_path / "deploy.sqlite3"),
         "WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
+        "AUDIT_KEY": secrets.token_urlsafe(32),
         **changes,
     }
 
@@ -444,3 +447,16 @@ def test_production_without_a_webhook_secret_key_stops_manage_py(tmp_path):
     result = run_python(["manage.py", "check"], **_production_env(tmp_path, WEBHOOK_SECRET_KEY=""))
     assert result.returncode != 0
     assert "reviewapp.E071" in result.stderr and "WEBHOOK_SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.slow
+def test_production_without_an_audit_key_stops_manage_py(tmp_path):
+    result = run_python(["manage.py", "check"], **_production_env(tmp_path, AUDIT_KEY=""))
+    assert result.returncode != 0
+    assert "reviewapp.E090" in result.stderr and "AUDIT_KEY is not set" in result.stderr
+
+
+def test_debug_derives_a_local_audit_key_and_production_has_none():
+    local = settings_values(["AUDIT_KEY"], DEBUG="true")["AUDIT_KEY"]
+    assert local.startswith("local-development-only-not-for-production:") and len(local) > 64
+    assert settings_values(["AUDIT_KEY"], SECRET_KEY=SECRET)["AUDIT_KEY"] == ""

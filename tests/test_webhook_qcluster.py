@@ -49,6 +49,8 @@ def test_qcluster_delivers_a_committed_approval(tmp_path):
         "PATH": os.environ["PATH"],
         "SECRET_KEY": "qcluster-test-" + "k" * 50,
         "WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
+        "AUDIT_KEY": "qcluster-test-audit-" + "k" * 40,
+        "AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
         "SQLITE_PATH": str(database),
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "Q_WORKERS": "1",

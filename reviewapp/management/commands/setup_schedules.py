@@ -6,6 +6,8 @@ from django_q.models import Schedule
 SCHEDULES = [
     ("webhooks.sweep", "reviewapp.webhooks.sweep", 1),
     ("idempotency.prune", "reviewapp.api.idempotency.prune", 60),
+    # Signed checkpoints of the audit chain's head, outside the database (reviewapp/audit.py).
+    ("audit.checkpoint", "reviewapp.audit.checkpoint", 10),
 ]
 
 
