@@ -8,7 +8,7 @@ from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 from django.utils.crypto import salted_hmac
 
-from reviewapp import audit, second_factor
+from reviewapp import accounts, audit, second_factor
 
 
 @receiver(user_logged_in)
@@ -35,3 +35,12 @@ def create_cache_table(sender, using, **kwargs):
     """The database cache needs its table; creating it on migrate makes `migrate` the only deploy step."""
     if sender.name == "reviewapp":
         call_command("createcachetable", database=using, verbosity=0)
+
+
+@receiver(post_migrate)
+def grant_admin_permissions(sender, using, **kwargs):
+    """The `admin` group holds exactly accounts.ADMIN_PERMISSIONS after every migrate, and after the test
+    runner's flushes (which empty the group's permissions). reviewapp is the last installed app, so by
+    its post_migrate every app's permissions exist."""
+    if sender.name == "reviewapp":
+        accounts.sync_admin_group()

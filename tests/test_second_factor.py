@@ -340,8 +340,8 @@ def admin_client(**kwargs):
 
 
 def test_a_password_set_by_an_admin_leaves_the_second_factor_in_place():
-    user, _, _ = person(username="rhea", enrolled=True)
-    _, client = admin_client()
+    user, users_browser, _ = person(username="rhea", enrolled=True)
+    admin, client = admin_client()
     new_password = "borrowed-lantern-orchard-91"
 
     response = client.post(
@@ -353,6 +353,11 @@ def test_a_password_set_by_an_admin_leaves_the_second_factor_in_place():
     user.refresh_from_db()
     assert user.check_password(new_password)
     assert second_factor.is_enrolled(user) and second_factor.recovery_codes_left(user) == 10
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
+    event = AuditEvent.objects.get(action="user.password_set")
+    assert event.actor == admin and event.object_id == str(user.pk)
+    assert not AuditEvent.objects.filter(action="user.second_factor_reset").exists()
+    assert not signed_in(users_browser)  # the user's own session ended with the password
     # Knowing the password the admin set is not enough to sign in as the user.
     intruder, step = password_step("rhea", new_password)
     assert step["Location"] == "/login/code"
