@@ -1,6 +1,9 @@
 """Accounts and API tokens: creating users with roles, issuing and revoking tokens, setting passwords,
 all audited; and what the `admin` role may do in the admin site."""
 
+import contextlib
+from contextvars import ContextVar
+
 from django.apps import apps as installed_apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group
@@ -152,6 +155,24 @@ def end_sessions_of(user: User, *, keep: str | None = None) -> int:
             ended.append(session.session_key)
     Session.objects.filter(session_key__in=ended).delete()
     return len(ended)
+
+
+_recorded_by_caller = ContextVar("reviewapp_password_recorded_by_caller", default=False)
+
+
+@contextlib.contextmanager
+def recording_password_set():
+    """Around a password change whose caller records it (the admin's form): the catch-all in signals.py,
+    which records passwords saved anywhere else (a shell, `manage.py changepassword`), stays quiet."""
+    token = _recorded_by_caller.set(True)
+    try:
+        yield
+    finally:
+        _recorded_by_caller.reset(token)
+
+
+def password_recorded_by_caller() -> bool:
+    return _recorded_by_caller.get()
 
 
 @transaction.atomic

@@ -98,7 +98,7 @@ class UserAdmin(BaseUserAdmin):
     def user_change_password(self, request, id, form_url=""):
         """Django's password form, and then: audited naming the admin, the user's sessions end and their
         tokens are revoked (accounts.record_password_set), all in one transaction."""
-        with transaction.atomic():
+        with transaction.atomic(), accounts.recording_password_set():
             stored = User.objects.filter(pk=unquote(id)).values_list("password", flat=True)
             before = stored.first()
             response = super().user_change_password(request, id, form_url)

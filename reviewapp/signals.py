@@ -1,14 +1,15 @@
-"""Audit events for sign-ins. A failed sign-in records a keyed hash of the name tried, never the name:
-the same name always gives the same value (so repeated attempts show up), but it cannot be reversed
-without the SECRET_KEY."""
+"""Audit events for sign-ins and for passwords saved outside the admin. A failed sign-in records a keyed
+hash of the name tried, never the name: the same name always gives the same value (so repeated attempts
+show up), but it cannot be reversed without the SECRET_KEY."""
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.management import call_command
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 from django.dispatch import receiver
 from django.utils.crypto import salted_hmac
 
 from reviewapp import accounts, audit, second_factor
+from reviewapp.models import User
 
 
 @receiver(user_logged_in)
@@ -28,6 +29,22 @@ def record_login_failure(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username", "")).strip().lower()
     pseudonym = salted_hmac("reviewapp.login_failed", username).hexdigest()[:16]
     audit.append_in_transaction("user.login_failed", actor=None, data={"username_hmac": pseudonym})
+
+
+@receiver(post_save, sender=User)
+def record_password_saved(sender, instance, created, **kwargs):
+    """A password set with set_password() and saved anywhere but the admin's form (a shell, `manage.py
+    changepassword`) is `user.password_set` with no actor: nobody signed in did it. Django keeps the new
+    raw password in `_password` until the save is done; a hash upgraded at sign-in clears it first, so
+    that is not recorded. A new user's password is part of `user.created`."""
+    if created or getattr(instance, "_password", None) is None or accounts.password_recorded_by_caller():
+        return
+    audit.append_in_transaction(
+        "user.password_set",
+        actor=None,
+        obj=instance,
+        data={"usable": instance.has_usable_password(), "own": False, "via": "outside the admin"},
+    )
 
 
 @receiver(post_migrate)

@@ -338,6 +338,27 @@ def test_an_admin_setting_their_own_password_keeps_their_session_and_tokens():
     assert ApiToken.objects.filter(user=ada, revoked_at__isnull=True).exists()
 
 
+def test_a_password_saved_outside_the_admin_is_audited_with_no_actor(settings):
+    writer = make_user(roles=["copywriter"], password="the-old-password-1234")
+
+    writer.set_password(NEW_PASSWORD)  # what a shell or `manage.py changepassword` does
+    writer.save()
+
+    (event,) = events("user.password_set")
+    assert event.actor is None and event.object_id == str(writer.pk)
+    assert event.data == {"usable": True, "own": False, "via": "outside the admin"}
+    # Signing in with a hash of an older hasher re-hashes the password: that is no password change.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    signed = Client().post("/login/", {"username": writer.username, "password": NEW_PASSWORD})
+    assert signed.status_code == 302
+    writer.refresh_from_db()
+    assert writer.password.startswith("pbkdf2_sha256$")
+    assert len(events("user.password_set")) == 1
+
+
 def test_disabling_password_sign_in_is_audited_too():
     ada = admin_user()
     victim = make_user(roles=["copywriter"], password="the-old-password-1234")
