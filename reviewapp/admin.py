@@ -1,11 +1,16 @@
 """Django admin for operators. History (versions, decisions, flags, audit) is read-only here:
-statuses change only through reviewapp/workflow.py."""
+statuses change only through reviewapp/workflow.py. What the `admin` role may do on each page is
+accounts.ADMIN_PERMISSIONS; every change made here is audited (reviewapp/admin_site.py)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_q import admin as q_admin
+from django_q.models import Failure, OrmQ, Schedule, Success
 
 from reviewapp import accounts, claims, webhooks
 from reviewapp.models import (
@@ -17,6 +22,7 @@ from reviewapp.models import (
     Draft,
     Flag,
     Provenance,
+    Role,
     User,
     Version,
     WebhookAttempt,
@@ -40,16 +46,37 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    """Role and access changes made here are recorded in the audit trail, naming the admin."""
+    """Role and access changes made here are recorded in the audit trail, naming the admin.
 
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Profile", {"fields": ("name",)}))
+    Roles are groups; staff status follows the `admin` role, and superuser status and per-user
+    permissions are not editable from the web (createsuperuser is the operator's break-glass tool), so
+    an admin cannot grant themselves more than their role. Only a superuser changes a superuser (an
+    admin who could set one's password could become one). Users are deactivated, never deleted: their
+    decisions and audit events name them."""
+
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Profile", {"fields": ("name", "first_name", "last_name", "email")}),
+        ("Access", {"fields": ("is_active", "groups", "is_staff", "is_superuser")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ("is_staff", "is_superuser", "last_login", "date_joined")
     list_display = ("username", "name", "email", "is_active", "is_staff")
     search_fields = ("username", "name", "email")
     actions = ["reset_second_factor"]
 
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     @admin.action(description="Reset second factor (the user sets it up again)", permissions=["change"])
     def reset_second_factor(self, request, queryset):
-        count = sum(accounts.reset_second_factor(user, actor=request.user) for user in queryset)
+        allowed = [user for user in queryset if self.has_change_permission(request, user)]
+        count = sum(accounts.reset_second_factor(user, actor=request.user) for user in allowed)
         self.message_user(request, f"Reset the second factor of {count} user(s); they set it up again.")
 
     def save_model(self, request, obj, form, change):
@@ -60,8 +87,71 @@ class UserAdmin(BaseUserAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        user = form.instance
+        staff = user.is_superuser or user.groups.filter(name=Role.ADMIN).exists()
+        if user.is_staff != staff:
+            user.is_staff = staff
+            user.save(update_fields=["is_staff"])
         before = getattr(request, "access_before", None)
-        accounts.record_access_change(form.instance, before=before, actor=request.user)
+        accounts.record_access_change(user, before=before, actor=request.user)
+
+    def user_change_password(self, request, id, form_url=""):
+        """Django's password form, and then: audited naming the admin, the user's sessions end and their
+        tokens are revoked (accounts.record_password_set), all in one transaction."""
+        with transaction.atomic(), accounts.recording_password_set():
+            stored = User.objects.filter(pk=unquote(id)).values_list("password", flat=True)
+            before = stored.first()
+            response = super().user_change_password(request, id, form_url)
+            if before is not None and stored.first() != before:
+                accounts.record_password_set(
+                    User.objects.get(pk=unquote(id)),
+                    actor=request.user,
+                    keep_session=request.session.session_key,
+                )
+        return response
+
+
+# django-q2's pages, view-only for everyone (superusers too): a schedule or a task names any function with
+# any arguments, so adding, editing or resubmitting one from the web would run code on the worker host.
+# Schedules come only from `manage.py setup_schedules`.
+class _ReadOnlyQueue:
+    actions = []  # no "resubmit", no delete_selected
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ScheduleAdmin(_ReadOnlyQueue, q_admin.ScheduleAdmin):
+    pass
+
+
+class SuccessAdmin(_ReadOnlyQueue, q_admin.TaskAdmin):
+    pass
+
+
+class FailureAdmin(_ReadOnlyQueue, q_admin.FailAdmin):
+    pass
+
+
+class QueueAdmin(_ReadOnlyQueue, q_admin.QueueAdmin):
+    pass
+
+
+for _model, _admin_class in [
+    (Schedule, ScheduleAdmin),
+    (Success, SuccessAdmin),
+    (Failure, FailureAdmin),
+    (OrmQ, QueueAdmin),
+]:
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin_class)
 
 
 # Second-factor devices are not admin pages: a device's secret, or one an admin adds, would let them sign in
@@ -114,7 +204,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are created with `manage.py add_user --token`; here they can only be seen and revoked."""
+    """Tokens are created with `manage.py add_user --token`; here they can only be seen and revoked,
+    never deleted (a database trigger refuses that too, migration 0015): a token's row is what its
+    audit events and its last use refer to."""
 
     list_display = ("__str__", "user", "name", "created_at", "last_used_at", "revoked_at")
     # Nothing is editable: a revoked token is never brought back (revoking is the audited action).
@@ -125,7 +217,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Revoke selected tokens")
+    def has_delete_permission(self, request, obj=None):
+        return False  # and so no delete_selected action either
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
         count = sum(accounts.revoke_token(token, actor=request.user) for token in queryset)
         self.message_user(request, f"Revoked {count} token(s).")

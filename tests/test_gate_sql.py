@@ -1,8 +1,9 @@
 """The gate attacked directly with SQL, as from a database shell: every trigger of migrations 0010 and
-0012 refuses the write it exists for, with its "gate:" message, on SQLite and PostgreSQL; every
-expected trigger exists (a later SQLite table rebuild that dropped one would fail here); and on
-PostgreSQL the role the README tells the app to run as can do the app's work but cannot switch a
-trigger off, drop one, truncate history or turn off triggers for its session.
+0012 refuses the write it exists for, with its "gate:" message, on SQLite and PostgreSQL (the tokens'
+triggers of 0015 are attacked in test_admin_roles.py); every expected trigger exists (a later SQLite
+table rebuild that dropped one would fail here); and on PostgreSQL the role the README tells the app to
+run as can do the app's work but cannot switch a trigger off, drop one, truncate history or turn off
+triggers for its session.
 
 Each attack runs with every earlier check of its trigger satisfied, so the message shows which check
 refused it. Each runs in its own `transaction.atomic()`, so the test transaction survives it.
@@ -30,6 +31,8 @@ REASON = "Trial report CT-88 is on file with the brand team."
 
 EXPECTED_TRIGGERS = {
     "sqlite": {
+        ("reviewapp_apitoken", "reviewapp_apitoken_revoked_for_ever"),
+        ("reviewapp_apitoken", "reviewapp_apitoken_undeletable"),
         ("reviewapp_auditevent", "reviewapp_auditevent_append_only"),
         ("reviewapp_auditevent", "reviewapp_gate_auditevent_delete"),
         ("reviewapp_brief", "reviewapp_gate_brief_update"),
@@ -51,6 +54,8 @@ EXPECTED_TRIGGERS = {
         ("reviewapp_version", "reviewapp_version_immutable"),
     },
     "postgresql": {
+        ("reviewapp_apitoken", "reviewapp_apitoken_revoked_for_ever"),
+        ("reviewapp_apitoken", "reviewapp_apitoken_undeletable"),
         ("reviewapp_auditevent", "reviewapp_auditevent_append_only"),
         ("reviewapp_brief", "reviewapp_gate_brief_update"),
         ("reviewapp_claim", "reviewapp_gate_claim"),

@@ -12,6 +12,7 @@ import time
 from base64 import b32decode
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -340,9 +341,11 @@ def admin_client(**kwargs):
 
 
 def test_a_password_set_by_an_admin_leaves_the_second_factor_in_place():
-    user, _, _ = person(username="rhea", enrolled=True)
-    _, client = admin_client()
+    user, users_browser, _ = person(username="rhea", enrolled=True)
+    admin, client = admin_client()
     new_password = "borrowed-lantern-orchard-91"
+    half_way, _ = password_step("rhea")  # past the password, before the code
+    half_way_session = half_way.session.session_key
 
     response = client.post(
         f"/admin/reviewapp/user/{user.pk}/password/",
@@ -353,6 +356,14 @@ def test_a_password_set_by_an_admin_leaves_the_second_factor_in_place():
     user.refresh_from_db()
     assert user.check_password(new_password)
     assert second_factor.is_enrolled(user) and second_factor.recovery_codes_left(user) == 10
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
+    event = AuditEvent.objects.get(action="user.password_set")
+    assert event.actor == admin and event.object_id == str(user.pk)
+    assert not AuditEvent.objects.filter(action="user.second_factor_reset").exists()
+    # The user's sessions are deleted, the one waiting for its code too.
+    assert event.data["sessions_ended"] == 2
+    assert not Session.objects.filter(session_key=half_way_session).exists()
+    assert not signed_in(users_browser)
     # Knowing the password the admin set is not enough to sign in as the user.
     intruder, step = password_step("rhea", new_password)
     assert step["Location"] == "/login/code"
