@@ -213,7 +213,7 @@ def test_submit_claim_read_override_approve_and_edit_in_a_browser(chromium, live
     assert Draft.objects.get(pk=draft.pk).status == "in_review"
 
     rhea.goto(f"{base}/metrics?days=1")
-    assert rhea.locator("svg").count() == 6
+    assert rhea.locator("svg").count() == 7
     shot(rhea, "metrics")
 
     for page in (cora, rhea, ravi):
