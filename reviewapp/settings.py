@@ -14,6 +14,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.env import env_bool, env_float, env_int, env_list, env_str
+from reviewapp.log_filters import HTTP_CLIENT_LOGGERS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -271,6 +272,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"without_urls": {"()": "reviewapp.log_filters.WithoutUrls"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -278,5 +280,11 @@ LOGGING = {
         # Presidio logs every analysis call at INFO; only its warnings are worth a line.
         "presidio-analyzer": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # The HTTP clients name the URL of each request (webhook URLs carry receivers' tokens): only their
+        # warnings, with every value withheld, whatever LOG_LEVEL says (reviewapp/log_filters.py).
+        **{
+            name: {"filters": ["without_urls"], **({} if "." in name else {"level": "WARNING"})}
+            for name in HTTP_CLIENT_LOGGERS
+        },
     },
 }
