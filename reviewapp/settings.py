@@ -175,9 +175,27 @@ OTP_STATIC_THROTTLE_FACTOR = 1
 # How long the password step of a sign-in waits for the second factor.
 LOGIN_SECOND_STEP_SECONDS = 300
 
-AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Sign-in throttling (reviewapp/login_throttle.py on django-axes' records): failed passwords are counted
+# for a username from one address, for a username from any address, and for any username from one
+# address; a count at its limit locks those sign-ins for LOGIN_LOCKOUT_MINUTES, doubled by each failure
+# past the limit, at most LOGIN_LOCKOUT_MAX_MINUTES after the failure that caused it.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_FAILURE_LIMIT_PER_USERNAME = env_int("LOGIN_FAILURE_LIMIT_PER_USERNAME", 10, minimum=1)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 20, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+LOGIN_LOCKOUT_MAX_MINUTES = env_int("LOGIN_LOCKOUT_MAX_MINUTES", 60, minimum=LOGIN_LOCKOUT_MINUTES)
+# The client's address behind this many reverse proxies (reviewapp/client_address.py): 0 uses REMOTE_ADDR
+# and ignores X-Forwarded-For; N takes the Nth address from the right of X-Forwarded-For.
+REVERSE_PROXY_TRUSTED_HOPS = env_int("REVERSE_PROXY_TRUSTED_HOPS", 0, minimum=0)
+
+AXES_HANDLER = "reviewapp.login_throttle.LoginThrottle"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)  # the first lockout; the handler doubles it
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+# Attempts during a lockout are refused unchecked and not recorded, so they never move its end.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "reviewapp.login_throttle.throttle_address"
+AXES_LOCKOUT_CALLABLE = "reviewapp.login_throttle.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False  # axes would log usernames and addresses; our audit trail records failures instead
