@@ -6,13 +6,17 @@ import copy
 import logging
 import logging.config
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
+import requests
+import requests_hardened
+import urllib3
 from django.conf import settings
 from django_q.conf import Conf
 
 from reviewapp import webhooks, workflow
-from reviewapp.log_filters import HTTP_CLIENT_LOGGERS
+from reviewapp.log_filters import HTTP_CLIENT_LOGGERS, WithoutUrls
 from reviewapp.models import DecisionKind, WebhookAttempt
 from tests.conftest import SAFE_COPY, make_user, submit
 from tests.receiver import Receiver
@@ -90,15 +94,21 @@ def test_a_warning_about_the_answer_keeps_its_wording_but_not_the_url(everything
 
 
 def test_every_logger_of_the_http_clients_is_filtered():
-    """A filter on a logger applies to records created on it, not to those its children pass up: each
-    logger urllib3, requests and requests-hardened have created must be one LOGGING filters."""
-    created = [
-        name
-        for name, logger in logging.root.manager.loggerDict.items()
-        if name.split(".")[0] in {"urllib3", "requests", "requests_hardened"}
-        and isinstance(logger, logging.Logger)  # not a placeholder for a parent nobody logs to
-    ]
-    assert "urllib3.connectionpool" in created
-    assert sorted(created) == sorted(HTTP_CLIENT_LOGGERS)
-    for name in created:
-        assert any(type(f).__name__ == "WithoutUrls" for f in logging.getLogger(name).filters), name
+    """A filter on a logger applies to records created on it, not to those its children pass up: every
+    module of urllib3, requests and requests-hardened that makes a logger must be listed, and each logger
+    they have made is filtered."""
+    making_loggers = set()
+    for package in (urllib3, requests, requests_hardened):
+        root = Path(package.__file__).parent
+        for source in root.rglob("*.py"):
+            if "getLogger(__name__)" in source.read_text(encoding="utf-8"):
+                parts = source.relative_to(root.parent).with_suffix("").parts
+                making_loggers.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    assert {"urllib3", "urllib3.connectionpool", "requests", "requests_hardened.ip_filter"} <= making_loggers
+    assert making_loggers <= set(HTTP_CLIENT_LOGGERS)
+
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.split(".")[0] in {"urllib3", "requests", "requests_hardened"} and isinstance(
+            logger, logging.Logger
+        ):
+            assert any(isinstance(f, WithoutUrls) for f in logger.filters), name
