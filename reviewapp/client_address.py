@@ -42,4 +42,4 @@ def _address(value: str) -> str | None:
         return None
     if address.version == 6 and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return str(address)
+    return str(address).partition("%")[0]  # without an IPv6 zone (fe80::1%eth0), which databases refuse

@@ -175,6 +175,7 @@ def test_with_one_trusted_hop_the_proxys_entry_counts_and_a_spoofed_one_does_not
         (1, "10.0.0.2", "[2001:db8::7]:443", "2001:db8::7"),
         (1, "10.0.0.2", "unknown", "10.0.0.2"),  # nonsense from a proxy: the proxy's own address
         (0, "::ffff:198.51.100.1", "", "198.51.100.1"),  # a dual-stack socket's IPv4 client
+        (0, "fe80::1%eth0", "", "fe80::1"),
     ],
 )
 def test_the_client_address(settings, hops, remote, forwarded, expected):
