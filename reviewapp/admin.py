@@ -298,6 +298,13 @@ class WebhookEndpointForm(forms.ModelForm):
         model = WebhookEndpoint
         fields = ("url", "description", "event_types")
 
+    def clean_url(self):
+        # The same rules as every other way of adding an endpoint, shown on the form, not as a 500.
+        try:
+            return webhooks.clean_url(self.cleaned_data["url"])
+        except webhooks.WebhookError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):

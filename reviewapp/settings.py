@@ -14,6 +14,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.env import env_bool, env_float, env_int, env_list, env_str
+from reviewapp.log_filters import HTTP_CLIENT_LOGGERS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -174,9 +175,27 @@ OTP_STATIC_THROTTLE_FACTOR = 1
 # How long the password step of a sign-in waits for the second factor.
 LOGIN_SECOND_STEP_SECONDS = 300
 
-AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Sign-in throttling (reviewapp/login_throttle.py on django-axes' records): failed passwords are counted
+# for a username from one address, for a username from any address, and for any username from one
+# address; a count at its limit locks those sign-ins for LOGIN_LOCKOUT_MINUTES, doubled by each failure
+# past the limit, at most LOGIN_LOCKOUT_MAX_MINUTES after the failure that caused it.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_FAILURE_LIMIT_PER_USERNAME = env_int("LOGIN_FAILURE_LIMIT_PER_USERNAME", 10, minimum=1)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 20, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+LOGIN_LOCKOUT_MAX_MINUTES = env_int("LOGIN_LOCKOUT_MAX_MINUTES", 60, minimum=LOGIN_LOCKOUT_MINUTES)
+# The client's address behind this many reverse proxies (reviewapp/client_address.py): 0 uses REMOTE_ADDR
+# and ignores X-Forwarded-For; N takes the Nth address from the right of X-Forwarded-For.
+REVERSE_PROXY_TRUSTED_HOPS = env_int("REVERSE_PROXY_TRUSTED_HOPS", 0, minimum=0)
+
+AXES_HANDLER = "reviewapp.login_throttle.LoginThrottle"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)  # the first lockout; the handler doubles it
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+# Attempts during a lockout are refused unchecked and not recorded, so they never move its end.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "reviewapp.login_throttle.throttle_address"
+AXES_LOCKOUT_CALLABLE = "reviewapp.login_throttle.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False  # axes would log usernames and addresses; our audit trail records failures instead
@@ -289,6 +308,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"without_urls": {"()": "reviewapp.log_filters.WithoutUrls"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -296,5 +316,11 @@ LOGGING = {
         # Presidio logs every analysis call at INFO; only its warnings are worth a line.
         "presidio-analyzer": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # The HTTP clients name the URL of each request (webhook URLs carry receivers' tokens): only their
+        # warnings, with every value withheld, whatever LOG_LEVEL says (reviewapp/log_filters.py).
+        **{
+            name: {"filters": ["without_urls"], **({} if "." in name else {"level": "WARNING"})}
+            for name in HTTP_CLIENT_LOGGERS
+        },
     },
 }

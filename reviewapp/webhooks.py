@@ -22,6 +22,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import ipaddress
 import json
 import logging
 import math
@@ -48,7 +49,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from requests.adapters import HTTPAdapter
 from requests_hardened import Config, HTTPSession
-from requests_hardened.ip_filter import InvalidIPAddress
+from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES, InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 from standardwebhooks import Webhook
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -214,7 +215,63 @@ def clean_url(url: str) -> str:
         raise WebhookError("Enter a full http:// or https:// URL for the receiver.") from None
     if len(url) > 2000:
         raise WebhookError("The URL is longer than 2000 characters.")
+    if not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS and not _may_be_public(host_of(url)):
+        raise WebhookError(
+            "The URL's host is a private, loopback, link-local or otherwise non-public address; "
+            "webhooks go only to public addresses."
+        )
     return url
+
+
+def _may_be_public(host: str) -> bool:
+    """False for a host that is surely not public: an IP address the sender would refuse, or localhost.
+    A host name is checked when it is resolved, at every attempt (see `post`)."""
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return is_public_address(address)
+
+
+# IPv6 addresses that carry an IPv4 address in their low 32 bits.
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated (RFC 4291), :: and ::1 aside
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052)
+
+
+def carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible
+    (::a.b.c.d), 6to4 (2002:aabb:ccdd::/48) or NAT64 (64:ff9b::a.b.c.d); None for any other."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether webhooks may go to this address: a global, unicast, unreserved address outside
+    requests-hardened's extra blocked ranges (CG-NAT, 6to4, NAT64, …). An IPv6 address carrying an IPv4
+    address is judged as that address too, so ::ffff:127.0.0.1, ::7f00:1, 2002:7f00:1:: and
+    64:ff9b::a9fe:a9fe are loopback and link-local like the IPv4 addresses inside them. (6to4 and NAT64
+    addresses and IPv4-compatible ones are refused whatever they carry: their ranges are blocked or
+    reserved.)"""
+    judged = [address]
+    if address.version == 6:
+        carried = carried_ipv4(address)
+        if address.ipv4_mapped is not None:
+            judged = [carried]  # the IPv4 address itself, nothing else, reaches the wire
+        elif carried is not None:
+            judged.append(carried)
+    return all(
+        candidate.is_global
+        and not (candidate.is_multicast or candidate.is_reserved or candidate.is_unspecified)
+        and not any(candidate in network for network in EXTRA_BLOCKED_NET_RANGES)
+        for candidate in judged
+    )
 
 
 def clean_event_types(event_types: Iterable[str]) -> list[str]:
@@ -679,8 +736,9 @@ class HttpResult:
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str], *, timeouts: Timeouts = TIMEOUTS) -> HttpResult:
-    """POST a webhook. Refuses private, loopback, link-local, CG-NAT and metadata addresses after DNS
-    resolution (and connects to the address it checked) unless WEBHOOK_ALLOW_PRIVATE_NETWORKS; never
+    """POST a webhook. Refuses private, loopback, link-local, CG-NAT and metadata addresses, and IPv6
+    addresses carrying one (`is_public_address`), after DNS resolution (and connects to the address it
+    checked) unless WEBHOOK_ALLOW_PRIVATE_NETWORKS; never
     follows redirects; reads at most 64 KiB of the answer. Never raises for network trouble."""
     started = time.monotonic()
     deadline = _Deadline(timeouts.total)
@@ -865,8 +923,15 @@ class _GuardedAdapter(_WatchedPools, IPFilterAdapter):
         deadline = _Deadline.current()
         resolve = super().build_connection_pool_key_attributes
         if deadline is None:
-            return resolve(request, verify, cert)
-        return _within(deadline.remaining(), resolve, request, verify, cert)
+            host_params, pool_kwargs = resolve(request, verify, cert)
+        else:
+            host_params, pool_kwargs = _within(deadline.remaining(), resolve, request, verify, cert)
+        # The address the connection is pinned to, checked again with our own rule: requests-hardened
+        # lets IPv4-compatible addresses (::7f00:1 is 127.0.0.1) through.
+        pinned = ipaddress.ip_address(host_params["host"].strip("[]"))
+        if not is_public_address(pinned):
+            raise InvalidIPAddress(pinned)
+        return host_params, pool_kwargs
 
 
 def _within(seconds: float, function, *args):
