@@ -114,17 +114,8 @@ class UserAdmin(BaseUserAdmin):
 # django-q2's pages, view-only for everyone (superusers too): a schedule or a task names any function with
 # any arguments, so adding, editing or resubmitting one from the web would run code on the worker host.
 # Schedules come only from `manage.py setup_schedules`.
-class _ReadOnlyQueue:
+class _ReadOnlyQueue(ReadOnlyAdmin):
     actions = []  # no "resubmit", no delete_selected
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ScheduleAdmin(_ReadOnlyQueue, q_admin.ScheduleAdmin):
