@@ -1,6 +1,7 @@
 """Logging filters (settings.LOGGING attaches them).
 
-`WithoutUrls` sits on the HTTP client libraries' loggers (urllib3, requests, requests-hardened). Their
+`WithoutUrls` sits on the HTTP client libraries' loggers (urllib3, requests, requests-hardened, and
+httpx, httpcore and openai under the OpenAI client). Their
 records name the request: urllib3 logs `"POST /hooks?token=… HTTP/1.1" 200` and "Starting new HTTPS
 connection (1): host:port" at DEBUG, and the URL in warnings too (a receiver that answers with a broken
 header makes urllib3 warn "Failed to parse headers (url=…)"). A webhook URL often carries the receiver's
@@ -28,6 +29,29 @@ HTTP_CLIENT_LOGGERS = (
     "requests",
     "requests_hardened",
     "requests_hardened.ip_filter",
+    # The OpenAI client (generation): httpx logs every request's URL at INFO, openai the request options
+    # (the prompt among them) at DEBUG.
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "openai",
+    "openai._base_client",
+    "openai._legacy_response",
+    "openai._response",
+    "openai.audio.transcriptions",
+    "openai.lib.parsing",
+    "openai.resources.beta.realtime.realtime",
+    "openai.resources.beta.responses.responses",
+    "openai.resources.live.forks",
+    "openai.resources.live.live",
+    "openai.resources.live.sideband",
+    "openai.resources.realtime.realtime",
+    "openai.resources.realtime.translations.translations",
+    "openai.resources.responses.responses",
+    "openai.resources.uploads.uploads",
 )
 # Whatever still looks like a URL or a path once the arguments are gone (a message built with an f-string).
 _URLISH = re.compile(r"\S*(?:://|/|\?)\S*")

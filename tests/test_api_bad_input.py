@@ -775,3 +775,14 @@ def test_a_duplicate_external_id_is_not_repeated_in_the_answer(world):
     )
     again = api.post("/drafts", {"title": "B", "body": SAFE_COPY, "external_id": "jane@example.org"})
     assert again.status_code == 409 and "jane@example.org" not in again.content.decode()
+
+
+def test_paths_and_unknown_keys_that_may_be_personal_data_are_not_repeated(world):
+    api = api_as(world.author)
+    missing = api.get("/drafts/jane@example.org")
+    assert missing.status_code in (404, 422) and "jane" not in missing.content.decode()
+    nowhere = api.get("/no-such/jane@example.org")
+    assert nowhere.status_code == 404 and "jane" not in nowhere.content.decode()
+    keyed = api.post("/drafts", {"title": "Serum", "body": SAFE_COPY, "jane@example.org": 1})
+    assert keyed.status_code == 422 and "jane" not in keyed.content.decode()
+    assert keyed.json()["errors"][0]["type"] == "extra_forbidden"

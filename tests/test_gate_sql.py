@@ -31,6 +31,10 @@ REASON = "Trial report CT-88 is on file with the brand team."
 
 EXPECTED_TRIGGERS = {
     "sqlite": {
+        ("django_q_schedule", "reviewapp_gate_schedule_insert"),
+        ("django_q_schedule", "reviewapp_gate_schedule_update"),
+        ("reviewapp_claim", "reviewapp_gate_claim_filed_insert"),
+        ("reviewapp_claim", "reviewapp_gate_claim_filed_update"),
         ("reviewapp_apitoken", "reviewapp_apitoken_revoked_for_ever"),
         ("reviewapp_apitoken", "reviewapp_apitoken_undeletable"),
         ("reviewapp_auditevent", "reviewapp_auditevent_append_only"),
@@ -54,6 +58,8 @@ EXPECTED_TRIGGERS = {
         ("reviewapp_version", "reviewapp_version_immutable"),
     },
     "postgresql": {
+        ("django_q_schedule", "reviewapp_gate_schedule"),
+        ("reviewapp_claim", "reviewapp_gate_claim_filed"),
         ("reviewapp_apitoken", "reviewapp_apitoken_revoked_for_ever"),
         ("reviewapp_apitoken", "reviewapp_apitoken_undeletable"),
         ("reviewapp_auditevent", "reviewapp_auditevent_append_only"),
@@ -81,7 +87,7 @@ def installed_triggers() -> set[tuple[str, str]]:
             cursor.execute("SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal")
         else:
             cursor.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")
-        return {(table, name) for table, name in cursor.fetchall() if table.startswith("reviewapp_")}
+        return {(table, name) for table, name in cursor.fetchall() if name.startswith("reviewapp_")}
 
 
 def test_every_trigger_of_the_gate_is_installed():
@@ -316,6 +322,61 @@ def test_flags_of_a_decided_version_are_frozen(people):
         )
 
 
+def test_a_flag_category_never_changes_so_no_claim_clears_a_manipulation_blocker(people):
+    """The attack: relabel a manipulation blocker as unverifiable, file a claim in SQL stating it, clear
+    it with the claim, approve with no override."""
+    draft = submit(author=people["writer"], body="Only 2 left, so hurry!")
+    flag = draft.current_version.flags.get(category="manipulation", severity="blocker")
+    with refused("flag_found"):
+        sql("UPDATE reviewapp_flag SET category = 'unverifiable' WHERE id = %s", flag.pk)
+    with refused("decision_blockers"):
+        insert_decision(draft, people["reviewer"])
+
+
+def test_a_claim_is_filed_now_or_earlier_with_evidence_that_is_not_blank(people):
+    from datetime import timedelta
+
+    insert = (
+        "INSERT INTO reviewapp_claim (text, evidence_source, evidence_url, document, owner_id, expires_on, "
+        "created_at) VALUES ('clinically proven', %s, '', '', %s, %s, %s)"
+    )
+    later = timezone.now() + timedelta(days=400)
+    with refused("a claim is filed now or earlier"):
+        sql(insert, "Trial CT-88", people["writer"].pk, later.date() + timedelta(days=700), later)
+    with refused("a claim is filed now or earlier"):
+        sql(insert, "   ", people["writer"].pk, timezone.localdate(), timezone.now())
+    sql(insert, "Trial CT-88", people["writer"].pk, timezone.localdate(), timezone.now())
+
+
+# --- django-q2 schedules -------------------------------------------------------------------------------
+
+
+def test_schedules_run_only_what_setup_schedules_creates(db):
+    from django_q.models import Schedule
+
+    from reviewapp.management.commands.setup_schedules import SCHEDULES
+
+    gate_of_schedules = importlib.import_module("reviewapp.migrations.0016_gate_holes")
+    assert set(gate_of_schedules.SCHEDULED_FUNCTIONS) == {func for _, func, _ in SCHEDULES}
+    call_command("setup_schedules", stdout=io.StringIO())
+    schedule = Schedule.objects.get(name="webhooks.sweep")
+    message = "schedules run only the functions setup_schedules creates"
+    for column, value in [
+        ("func", "subprocess.getoutput"),
+        ("hook", "subprocess.getoutput"),
+        ("args", "'rm -rf /'"),
+        ("kwargs", "{}"),
+    ]:
+        with refused(message):
+            sql(f"UPDATE django_q_schedule SET {column} = %s WHERE id = %s", value, schedule.pk)  # noqa: S608
+    with refused(message):
+        Schedule.objects.create(
+            name="x", func="os.getenv", args="'AUDIT_KEY'", schedule_type=Schedule.MINUTES
+        )
+    # What the scheduler itself writes is allowed.
+    Schedule.objects.filter(pk=schedule.pk).update(next_run=timezone.now(), repeats=-1)
+
+
 # --- Drafts and briefs -------------------------------------------------------------------------------
 
 
@@ -506,3 +567,53 @@ def test_reflag_goes_on_past_a_draft_the_database_refuses(people, monkeypatch):
     assert f"Draft {refused_draft.pk}: The database refused this change" in err.getvalue()
     assert "1 refused by the database" in out.getvalue() and "1 changed" in out.getvalue()
     assert "tampered" not in err.getvalue()
+
+
+def test_an_approval_and_a_concurrent_sql_change_of_its_flags_cannot_both_commit(people, postgres):
+    """Written outside workflow.py (which locks the draft first): a transaction reopens the overridden
+    blocker; an approval inserted meanwhile waits for it, then sees the blocker open and is refused."""
+    import threading
+
+    import psycopg
+
+    draft = submit(author=people["writer"], body=BLOCKER_COPY)
+    flag = blocker_of(draft)
+    workflow.override_flag(flag, reviewer=people["reviewer"], reason=REASON)
+    settings = connection.settings_dict
+    conninfo = {
+        "dbname": settings["NAME"],
+        "user": settings["USER"],
+        "host": settings["HOST"],
+        "port": settings["PORT"] or 5432,
+    }
+    reopening = psycopg.connect(**conninfo)
+    reopening.execute(
+        "UPDATE reviewapp_flag SET status = 'open', overridden_by_id = NULL, override_reason = '', "
+        "overridden_at = NULL WHERE id = %s",
+        [flag.pk],
+    )
+    outcome = {}
+
+    def approve():
+        with psycopg.connect(**conninfo) as approving:
+            try:
+                approving.execute(
+                    "INSERT INTO reviewapp_decision (draft_id, version_id, sha256, kind, comment, "
+                    "reviewer_id, second_factor_verified, created_at) "
+                    "VALUES (%s, %s, %s, 'approve', '', %s, false, now())",
+                    [draft.pk, draft.current_version.pk, draft.current_version.sha256, people["reviewer"].pk],
+                )
+                approving.commit()
+                outcome["result"] = "committed"
+            except psycopg.errors.IntegrityError as error:
+                outcome["result"] = str(error)
+
+    approval = threading.Thread(target=approve)
+    approval.start()
+    approval.join(timeout=1.0)
+    assert approval.is_alive(), "the approval waits for the transaction changing the version's flags"
+    reopening.commit()
+    reopening.close()
+    approval.join(timeout=10)
+    assert MESSAGES["decision_blockers"] in outcome["result"]
+    assert not draft.decisions.exists()

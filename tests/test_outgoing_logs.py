@@ -5,6 +5,7 @@ DEBUG; every record any logger emits is captured and searched for the token and 
 import copy
 import logging
 import logging.config
+import re
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -97,18 +98,24 @@ def test_every_logger_of_the_http_clients_is_filtered():
     """A filter on a logger applies to records created on it, not to those its children pass up: every
     module of urllib3, requests and requests-hardened that makes a logger must be listed, and each logger
     they have made is filtered."""
+    import httpcore
+    import httpx
+    import openai
+
     making_loggers = set()
-    for package in (urllib3, requests, requests_hardened):
+    for package in (urllib3, requests, requests_hardened, httpx, httpcore, openai):
         root = Path(package.__file__).parent
         for source in root.rglob("*.py"):
-            if "getLogger(__name__)" in source.read_text(encoding="utf-8"):
+            text = source.read_text(encoding="utf-8")
+            if "getLogger(__name__)" in text:
                 parts = source.relative_to(root.parent).with_suffix("").parts
                 making_loggers.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+            making_loggers.update(re.findall(r'getLogger\("([^"]+)"\)', text))
     assert {"urllib3", "urllib3.connectionpool", "requests", "requests_hardened.ip_filter"} <= making_loggers
+    assert {"httpx", "openai._base_client"} <= making_loggers
     assert making_loggers <= set(HTTP_CLIENT_LOGGERS)
 
+    packages = {"urllib3", "requests", "requests_hardened", "httpx", "httpcore", "openai"}
     for name, logger in logging.root.manager.loggerDict.items():
-        if name.split(".")[0] in {"urllib3", "requests", "requests_hardened"} and isinstance(
-            logger, logging.Logger
-        ):
+        if name.split(".")[0] in packages and isinstance(logger, logging.Logger):
             assert any(isinstance(f, WithoutUrls) for f in logger.filters), name

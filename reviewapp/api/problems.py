@@ -7,6 +7,7 @@ input (it may carry copy text or personal data).
 
 import json
 import logging
+import re
 from http import HTTPStatus
 
 from django.conf import settings
@@ -44,8 +45,12 @@ def problem(
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": request.path,
     }
+    # The path only where it named a resource of the API by number: a path that matched nothing, or
+    # named an id that is not a number, is whatever the caller typed, which may be personal data.
+    match = getattr(request, "resolver_match", None)
+    if match is not None and _NUMBERED_PATH.fullmatch(request.path):
+        body["instance"] = request.path
     if code:
         body["code"] = code
     body.update({key: value for key, value in extensions.items() if key not in body})
@@ -61,7 +66,7 @@ def _workflow_error(request, exc: WorkflowError) -> HttpResponse:
 
 def _validation_error(request, exc: ValidationError) -> HttpResponse:
     errors = [
-        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+        {"loc": _location(error), "msg": error.get("msg", ""), "type": error.get("type", "")}
         for error in exc.errors
     ]
     if (
@@ -74,6 +79,19 @@ def _validation_error(request, exc: ValidationError) -> HttpResponse:
     return problem(
         request, 422, f"The request is not valid: {summary}", code="validation_error", errors=errors
     )
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+_NUMBERED_PATH = re.compile(r"[a-z0-9/_-]*")
+
+
+def _location(error: dict) -> list:
+    """Where the error is. An unknown key is named only when it reads like a mistyped field name (a
+    short identifier): the caller chose it, and a key can carry personal data as well as a value can."""
+    location = list(error.get("loc", ()))
+    if error.get("type") == "extra_forbidden" and location and not _FIELD_NAME.fullmatch(str(location[-1])):
+        location[-1] = "(unknown field)"
+    return location
 
 
 def _http_error(request, exc: HttpError) -> HttpResponse:
@@ -171,7 +189,7 @@ def api_problem_middleware(get_response):
                 )
                 problem_response["Allow"] = allowed
                 return problem_response
-            return problem(request, 404, f"There is no API resource at {request.path}.", code="not_found")
+            return problem(request, 404, "There is no API resource at this path.", code="not_found")
         return response
 
     return middleware

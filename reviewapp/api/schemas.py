@@ -43,7 +43,7 @@ class VersionIn(StrictInput):
 
 class OverrideIn(StrictInput):
     flag: int = Field(ge=1, description="Id of a flag on the version you decide on.")
-    reason: str = Field(description="Why the flag does not apply; at least 10 characters.")
+    reason: str = Field(description="Why the flag does not apply; at least 10 letters or digits.")
 
 
 class DecisionIn(StrictInput):

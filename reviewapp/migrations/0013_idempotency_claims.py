@@ -11,10 +11,16 @@ from django.db import migrations, models
 from reviewapp.migrations._sqlite_rebuild import around_rebuild
 
 
+def drop_unanswered_claims(apps, schema_editor):
+    """Going back: a claim without a response cannot be stored in the old NOT NULL columns; it is a
+    request that never finished, so its retry simply runs again."""
+    apps.get_model("reviewapp", "IdempotencyRecord").objects.filter(status_code__isnull=True).delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [("reviewapp", "0012_claims_are_phrases")]
 
-    operations = around_rebuild(
+    operations = [migrations.RunPython(migrations.RunPython.noop, drop_unanswered_claims)] + around_rebuild(
         "reviewapp_idempotencyrecord",
         migrations.AlterField(
             model_name="idempotencyrecord",

@@ -45,7 +45,7 @@ def _audit_key() -> tuple[str, bytes]:
     key = (settings.AUDIT_KEY or "").strip()
     if not key:
         raise ImproperlyConfigured(
-            "AUDIT_KEY is not set: migration 0013 signs the existing audit events with it. Set it "
+            "AUDIT_KEY is not set: migration 0014 signs the existing audit events with it. Set it "
             "(the README's Security section says how) and migrate again."
         )
     ident = hmac.new(key.encode(), b"reviewapp.audit.key-id", hashlib.sha256).hexdigest()[:8]
@@ -74,7 +74,7 @@ def _rewrite(apps, schema_editor, *, check, sign, key_id: str) -> None:
     for event in rows:
         if event["seq"] != expected_seq or event["prev_hash"] != expected_prev or not check(expected_prev, event):
             raise RuntimeError(
-                f"The audit chain is broken at event seq {expected_seq}; migration 0013 re-signs only an "
+                f"The audit chain is broken at event seq {expected_seq}; migration 0014 re-signs only an "
                 "intact chain. Run `verify_audit` on the previous release to find out what changed."
             )
         expected_prev, expected_seq = event["hash"], expected_seq + 1
@@ -84,7 +84,7 @@ def _rewrite(apps, schema_editor, *, check, sign, key_id: str) -> None:
         new_prev = digest
     head = head_model.objects.filter(pk=1).first()
     if head is None or head.seq != rows[-1]["seq"] or head.hash != rows[-1]["hash"]:
-        raise RuntimeError("The audit chain's head does not point at its last event; migration 0013 refuses.")
+        raise RuntimeError("The audit chain's head does not point at its last event; migration 0014 refuses.")
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
