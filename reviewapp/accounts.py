@@ -3,6 +3,7 @@ all audited; and what the `admin` role may do in the admin site."""
 
 import contextlib
 from contextvars import ContextVar
+from datetime import timedelta
 
 from django.apps import apps as installed_apps
 from django.contrib.auth.management import create_permissions
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviewapp import audit, second_factor
-from reviewapp.models import ApiToken, Role, User
+from reviewapp.models import ApiToken, AuditEvent, Role, User
 
 # What the `admin` role may do in the admin site: model -> the permissions its group holds. Nothing else
 # (no delete anywhere; django-q2's task and schedule pages are view-only for everyone, see admin.py).
@@ -217,11 +218,39 @@ def record_access_change(user: User, *, before: dict | None, actor: User | None)
         audit.record("user.access_changed", actor=actor, obj=user, data={"before": before, "after": after})
 
 
+# Two people, so that no admin takes over an account alone: whoever set a user's password does not also
+# reset their second factor (or the other way round) within this many days; another admin does.
+TWO_PERSON_DAYS = 30
+
+
+def refuse_second_credential(user: User, *, actor: User, resetting: str) -> None:
+    """Raise AccountError when `actor` already replaced the user's other credential recently. `resetting`
+    is "password" or "second factor"."""
+    if actor.pk == user.pk:
+        return
+    other = "user.second_factor_reset" if resetting == "password" else "user.password_set"
+    recent = AuditEvent.objects.filter(
+        action=other,
+        actor=actor,
+        object_type="user",
+        object_id=str(user.pk),
+        created_at__gte=timezone.now() - timedelta(days=TWO_PERSON_DAYS),
+    )
+    if recent.exists():
+        done = "reset their second factor" if resetting == "password" else "set their password"
+        raise AccountError(
+            f"You {done} in the last {TWO_PERSON_DAYS} days, so another admin changes their {resetting}: "
+            "nobody replaces both of someone's credentials alone."
+        )
+
+
 @transaction.atomic
 def reset_second_factor(user: User, *, actor: User) -> bool:
     """An admin removes a user's authenticator and recovery codes (say, a lost phone); the user sets it up
     again. Audited naming the admin. Setting a password never does this: knowing a password that an admin
-    set is not enough to sign in as someone who has a second factor."""
+    set is not enough to sign in as someone who has a second factor, and the admin who set it may not
+    reset the second factor too (refuse_second_credential)."""
+    refuse_second_credential(user, actor=actor, resetting="second factor")
     removed = second_factor.delete_devices(user)
     if removed:
         audit.record("user.second_factor_reset", actor=actor, obj=user, data={"devices": removed})

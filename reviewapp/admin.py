@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_q import admin as q_admin
@@ -76,7 +77,12 @@ class UserAdmin(BaseUserAdmin):
     @admin.action(description="Reset second factor (the user sets it up again)", permissions=["change"])
     def reset_second_factor(self, request, queryset):
         allowed = [user for user in queryset if self.has_change_permission(request, user)]
-        count = sum(accounts.reset_second_factor(user, actor=request.user) for user in allowed)
+        count = 0
+        for user in allowed:
+            try:
+                count += accounts.reset_second_factor(user, actor=request.user)
+            except accounts.AccountError as refusal:
+                self.message_user(request, f"{user.username}: {refusal}", level=messages.ERROR)
         self.message_user(request, f"Reset the second factor of {count} user(s); they set it up again.")
 
     def save_model(self, request, obj, form, change):
@@ -97,7 +103,16 @@ class UserAdmin(BaseUserAdmin):
 
     def user_change_password(self, request, id, form_url=""):
         """Django's password form, and then: audited naming the admin, the user's sessions end and their
-        tokens are revoked (accounts.record_password_set), all in one transaction."""
+        tokens are revoked (accounts.record_password_set), all in one transaction. Refused to the admin who
+        reset the user's second factor recently (accounts.refuse_second_credential)."""
+        if request.method == "POST":
+            target = User.objects.filter(pk=unquote(id)).first()
+            try:
+                if target is not None:
+                    accounts.refuse_second_credential(target, actor=request.user, resetting="password")
+            except accounts.AccountError as refusal:
+                self.message_user(request, str(refusal), level=messages.ERROR)
+                return HttpResponseRedirect(request.path)
         with transaction.atomic(), accounts.recording_password_set():
             stored = User.objects.filter(pk=unquote(id)).values_list("password", flat=True)
             before = stored.first()

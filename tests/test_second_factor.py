@@ -394,6 +394,35 @@ def test_resetting_the_second_factor_is_a_separate_audited_admin_act(settings, c
     assert step["Location"] == "/account/two-factor"
 
 
+def test_one_admin_cannot_replace_both_credentials_of_someone(settings):
+    """Two people: the admin who set a user's password cannot also reset their second factor (and the
+    other way round), so no admin can sign in and approve as a reviewer alone; another admin can."""
+    user, _, _ = person(username="rhea", enrolled=True)
+    _, client = admin_client()
+    password = "borrowed-lantern-orchard-91"
+    form = {"password1": password, "password2": password, "usable_password": "true"}
+    assert client.post(f"/admin/reviewapp/user/{user.pk}/password/", form).status_code == 302
+
+    refused = client.post(
+        "/admin/reviewapp/user/",
+        {"action": "reset_second_factor", "_selected_action": [user.pk]},
+        follow=True,
+    )
+    assert "another admin changes their second factor" in refused.content.decode()
+    assert second_factor.is_enrolled(user)
+    assert not AuditEvent.objects.filter(action="user.second_factor_reset").exists()
+
+    _, other = admin_client()
+    other.post("/admin/reviewapp/user/", {"action": "reset_second_factor", "_selected_action": [user.pk]})
+    assert not second_factor.is_enrolled(user)
+    # ... and the admin who reset it may not set the password again.
+    again = {"password1": password + "x", "password2": password + "x", "usable_password": "true"}
+    response = other.post(f"/admin/reviewapp/user/{user.pk}/password/", again, follow=True)
+    assert "another admin changes their password" in response.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(password)
+
+
 def test_a_copywriter_cannot_reset_anyones_second_factor():
     user, _, _ = person(enrolled=True)
     writer = Client()
