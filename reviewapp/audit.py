@@ -414,3 +414,28 @@ def append_in_transaction(action: str, **kwargs) -> AuditEvent:
     """Record an event that is not part of a larger change (e.g. a login failure)."""
     with transaction.atomic():
         return record(action, **kwargs)
+
+
+def unrecorded(*, limit: int = 5) -> list[str]:
+    """Rows of the review history that have no event of their own in the chain: decisions, drafts, later
+    versions, overrides and publications written past workflow.py (a database shell writing rows the
+    gate's triggers accept). The chain alone cannot show those; a verified chain plus this can."""
+    from django.db.models import CharField, Exists, OuterRef
+    from django.db.models.functions import Cast
+
+    from reviewapp.models import Decision, Draft, Flag, Version
+
+    def without(model, object_type: str, action: dict, **rows) -> list[int]:
+        events = AuditEvent.objects.filter(
+            object_type=object_type, object_id=Cast(OuterRef("pk"), CharField()), **action
+        )
+        return list(model.objects.filter(**rows).exclude(Exists(events)).values_list("pk", flat=True)[:limit])
+
+    found = [
+        ("decision", without(Decision, "decision", {"action__startswith": "decision."})),
+        ("draft", without(Draft, "draft", {"action": "draft.submitted"}, current_version__isnull=False)),
+        ("version", without(Version, "version", {"action": "version.added"}, number__gt=1)),
+        ("override of flag", without(Flag, "flag", {"action": "flag.overridden"}, status="overridden")),
+        ("publication of draft", without(Draft, "draft", {"action": "draft.published"}, status="published")),
+    ]
+    return [f"{what} {pk} has no audit event" for what, pks in found for pk in pks]

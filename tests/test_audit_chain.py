@@ -147,9 +147,11 @@ def test_a_deleted_end_with_the_head_moved_back_is_found_by_the_checkpoint(setti
     assert (found.seq, found.event_id) == (removed[0].seq, None)
     message = verify_fails(f"event seq {removed[0].seq}: event {removed[0].seq} is missing")
     assert f"recorded event {events[-1].seq}" in message
-    # The chain on its own cannot tell: this is the rewrite the checkpoint is there for.
+    # The chain on its own cannot tell (this is the rewrite the checkpoint is there for); the history
+    # still can: the approval and the publication have lost their events.
     without_checkpoints(settings, tmp_path)
-    assert "Audit chain intact" in run("verify_audit")
+    assert [break_ for break_ in audit.verify() if isinstance(break_, audit.Break)] == []
+    verify_fails("chain intact .* but history was written without it: decision .* has no audit event")
 
 
 # --- (b) the table emptied and the head reset ------------------------------------------------------
@@ -172,7 +174,8 @@ def test_an_emptied_chain_with_its_head_reset_is_found_by_the_checkpoint(setting
         run("checkpoint_audit")
     assert len(checkpoint_lines()) == 1
     without_checkpoints(settings, tmp_path)
-    assert "Audit chain intact: 0 events verified" in run("verify_audit")
+    assert list(audit.verify()) == []  # an empty chain is a valid chain...
+    verify_fails("0 events.* draft .* has no audit event")  # ...of a history that has drafts
 
 
 # --- (c) one event rewritten and every later hash recomputed -----------------------------------------
@@ -412,3 +415,28 @@ def test_migration_refuses_to_resign_a_broken_legacy_chain():
     with pytest.raises(RuntimeError, match=f"broken at event seq {victim.seq}"):
         _migrate_forward()
     assert set(AuditEvent.objects.values_list("key_id", flat=True)) == {""}  # nothing re-signed
+
+
+def test_history_written_past_the_workflow_is_named_even_when_the_chain_is_intact():
+    """A database shell can write rows the gate's triggers accept (an approval by a real reviewer of a
+    text with no blockers) without their audit events; verify_audit names them."""
+    from django.db import connection
+    from django.utils import timezone
+
+    reviewer = make_user(roles=["reviewer"])
+    draft = submit(author=make_user(roles=["copywriter"]), body=SAFE_COPY)
+    assert "Audit chain intact" in run("verify_audit")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reviewapp_decision (draft_id, version_id, sha256, kind, comment, reviewer_id, "
+            "second_factor_verified, created_at) VALUES (%s, %s, %s, 'approve', '', %s, true, %s)",
+            [
+                draft.pk,
+                draft.current_version.pk,
+                draft.current_version.sha256,
+                reviewer.pk,
+                timezone.now(),
+            ],
+        )
+    forged = draft.decisions.get()
+    verify_fails(f"decision {forged.pk} has no audit event")

@@ -5,8 +5,9 @@ from reviewapp import audit
 
 class Command(BaseCommand):
     help = (
-        "Check the audit trail's keyed hash chain against the audit key(s) and the checkpoint file; "
-        "exit 1 naming the first bad or missing event."
+        "Check the audit trail's keyed hash chain against the audit key(s) and the checkpoint file, and "
+        "that every decision, draft, version, override and publication has its event; exit 1 naming the "
+        "first bad or missing one."
     )
 
     def handle(self, *args, **options):
@@ -22,6 +23,13 @@ class Command(BaseCommand):
             checkpoints = audit.read_checkpoints()
         except audit.CheckpointError as exc:
             raise CommandError(f"Audit checkpoints cannot be trusted: {exc}", returncode=1) from None
+        missing = audit.unrecorded()
+        if missing:
+            raise CommandError(
+                f"Audit chain intact ({count} events), but history was written without it: "
+                f"{'; '.join(missing)}.",
+                returncode=1,
+            )
         latest = max(checkpoints, key=lambda point: point.seq, default=None)
         if latest is None:
             against = f"No checkpoint yet in {audit.checkpoint_path()} (checkpoint_audit writes them)"
