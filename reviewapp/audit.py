@@ -438,4 +438,30 @@ def unrecorded(*, limit: int = 5) -> list[str]:
         ("override of flag", without(Flag, "flag", {"action": "flag.overridden"}, status="overridden")),
         ("publication of draft", without(Draft, "draft", {"action": "draft.published"}, status="published")),
     ]
-    return [f"{what} {pk} has no audit event" for what, pks in found for pk in pks]
+    missing = [f"{what} {pk} has no audit event" for what, pks in found for pk in pks]
+    return missing + _access_unrecorded(limit=limit)
+
+
+def _access_unrecorded(*, limit: int) -> list[str]:
+    """Users whose roles (or active flag) differ from what their latest `user.created` or
+    `user.access_changed` event recorded: a role given in a shell, by QuerySet.update() or in SQL."""
+    from reviewapp.models import User
+
+    recorded: dict[str, dict] = {}
+    events = AuditEvent.objects.filter(
+        object_type="user", action__in=["user.created", "user.access_changed"]
+    ).order_by("seq")
+    for object_id, action, data in events.values_list("object_id", "action", "data").iterator():
+        recorded[object_id] = (
+            {"roles": data.get("roles", [])} if action == "user.created" else data.get("after", {})
+        )
+    found = []
+    for user in User.objects.prefetch_related("groups").order_by("pk"):
+        expected = recorded.get(str(user.pk), {"roles": []})
+        roles = sorted(group.name for group in user.groups.all())
+        active = expected.get("is_active")
+        if roles != sorted(expected.get("roles", [])) or (active is not None and active != user.is_active):
+            found.append(f"the access of user {user.pk} (roles, active) differs from its latest audit event")
+            if len(found) == limit:
+                break
+    return found

@@ -440,3 +440,24 @@ def test_history_written_past_the_workflow_is_named_even_when_the_chain_is_intac
         )
     forged = draft.decisions.get()
     verify_fails(f"decision {forged.pk} has no audit event")
+
+
+def test_a_role_given_or_an_account_revived_past_the_app_is_named():
+    from django.contrib.auth.models import Group
+
+    from reviewapp import accounts
+    from reviewapp.models import User
+
+    writer = make_user(roles=["copywriter"])
+    admin = make_user(roles=["admin"])
+    assert "Audit chain intact" in run("verify_audit")
+    writer.groups.add(Group.objects.get(name="reviewer"))  # a shell, no event
+    verify_fails(f"the access of user {writer.pk} .* differs from its latest audit event")
+    # Recorded through the app, it is consistent again.
+    accounts.record_access_change(writer, before={"roles": ["copywriter"]}, actor=admin)
+    assert "Audit chain intact" in run("verify_audit")
+    before = accounts.access_of(writer)
+    User.objects.filter(pk=writer.pk).update(is_active=False)
+    accounts.record_access_change(writer, before=before, actor=admin)
+    User.objects.filter(pk=writer.pk).update(is_active=True)  # revived in SQL
+    verify_fails(f"the access of user {writer.pk}")
