@@ -287,6 +287,10 @@ AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR") or BASE_DIR / "var" 
 # Optional: the id of a webhook endpoint (an external receiver) that gets every checkpoint as an
 # `audit.checkpoint` event too; 0 for none.
 AUDIT_CHECKPOINT_WEBHOOK_ENDPOINT = env_int("AUDIT_CHECKPOINT_WEBHOOK_ENDPOINT", 0, minimum=0)
+# verify_audit fails when the latest checkpoint is older than this many minutes (or there is none): a
+# stopped worker, a removed file or a deleted schedule would otherwise leave the end of the chain
+# unanchored without anyone noticing. 0 turns the check off (the default with DEBUG, for `make run`).
+AUDIT_CHECKPOINT_MAX_AGE_MINUTES = env_int("AUDIT_CHECKPOINT_MAX_AGE_MINUTES", 0 if DEBUG else 30, minimum=0)
 
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"

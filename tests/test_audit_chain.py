@@ -461,3 +461,29 @@ def test_a_role_given_or_an_account_revived_past_the_app_is_named():
     accounts.record_access_change(writer, before=before, actor=admin)
     User.objects.filter(pk=writer.pk).update(is_active=True)  # revived in SQL
     verify_fails(f"the access of user {writer.pk}")
+
+
+def test_a_missing_or_stale_checkpoint_fails_when_an_age_is_required(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    history()
+    settings.AUDIT_CHECKPOINT_MAX_AGE_MINUTES = 30
+    verify_fails("latest checkpoint should be at most 30 minutes old and there is none")
+    audit.checkpoint(now=timezone.now() - timedelta(minutes=45))
+    verify_fails("it is 45 minutes old")
+    run("checkpoint_audit")
+    assert "Audit chain intact" in run("verify_audit")
+
+
+def test_production_requires_a_recent_checkpoint_by_default():
+    import subprocess
+    import sys
+
+    script = "from reviewapp import settings; print(settings.AUDIT_CHECKPOINT_MAX_AGE_MINUTES)"
+    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 50, "DEBUG": "false"}
+    shown = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert shown.stdout.strip() == "30", shown.stderr

@@ -1,4 +1,8 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from reviewapp import audit
 
@@ -30,7 +34,18 @@ class Command(BaseCommand):
                 f"{'; '.join(missing)}.",
                 returncode=1,
             )
-        latest = max(checkpoints, key=lambda point: point.seq, default=None)
+        latest = max(checkpoints, key=lambda point: (point.seq, point.at), default=None)
+        limit = settings.AUDIT_CHECKPOINT_MAX_AGE_MINUTES
+        if limit:
+            age = None if latest is None else timezone.now() - datetime.fromisoformat(latest.at)
+            if age is None or age > timedelta(minutes=limit):
+                when = "there is none" if age is None else f"it is {age.total_seconds() / 60:.0f} minutes old"
+                raise CommandError(
+                    f"Audit chain intact ({count} events), but its latest checkpoint should be at most "
+                    f"{limit} minutes old and {when} ({audit.checkpoint_path()}): is the worker running the "
+                    "audit.checkpoint schedule, and is the file where AUDIT_CHECKPOINT_DIR says?",
+                    returncode=1,
+                )
         if latest is None:
             against = f"No checkpoint yet in {audit.checkpoint_path()} (checkpoint_audit writes them)"
         else:
