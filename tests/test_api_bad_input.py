@@ -249,7 +249,8 @@ WRONG_VALUES = [
         "overrides",
         "validation_error",
     ),
-    ("create_decision", {"decision": "approve", "version": 1.0}, "version", "validation_error"),
+    ("create_decision", {"decision": "approve", "version": 1.5}, "version", "validation_error"),
+    ("create_decision", {"decision": "approve", "version": True}, "version", "validation_error"),
     ("create_decision", {"decision": "maybe", "version": 1}, "decision", "validation_error"),
     (
         "create_decision",
@@ -285,6 +286,29 @@ def test_wrong_types_and_values_are_refused(world, operation, body, field, code)
     if field:
         assert any(field in error["loc"] for error in problem["errors"]), problem["errors"]
         assert field in problem["detail"]
+
+
+def test_an_integral_float_is_the_integer_it_writes(world):
+    """JSON Schema (and so the OpenAPI document) counts 1.0 as an integer: the API reads it as 1. The
+    fuzz run (tests/test_api_fuzz.py) found 1.0 refused with 422."""
+    blocker = world.in_review.current_version.flags.filter(severity="blocker").first()
+    api = api_as(make_user(roles=["reviewer"]))
+
+    response = call(
+        api,
+        "create_decision",
+        world,
+        body={
+            "decision": "request_changes",
+            "version": 1.0,
+            "comment": "Say which claims the study supports.",
+            "overrides": [{"flag": float(blocker.pk), "reason": "The study is cited in the footer."}],
+        },
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["version"] == 1
+    assert Flag.objects.get(pk=blocker.pk).status == FlagStatus.OVERRIDDEN
 
 
 def test_an_override_with_a_short_reason_is_refused_and_overrides_nothing(world):

@@ -7,7 +7,7 @@ from ninja import Header, Router
 from reviewapp import workflow
 from reviewapp.api import idempotency
 from reviewapp.api.problems import Problem, error_responses
-from reviewapp.api.schemas import BriefIn, BriefOut
+from reviewapp.api.schemas import BriefIn, BriefOut, IdempotencyKeyHeader
 from reviewapp.models import Brief, Role
 
 router = Router(tags=["briefs"])
@@ -26,7 +26,9 @@ def _brief(request: HttpRequest, brief_id: int) -> Brief:
     response={202: BriefOut, **ERRORS},
     summary="Ask for generated drafts (202: queued; poll GET /briefs/{id})",
 )
-def create_brief(request: HttpRequest, payload: BriefIn, idempotency_key: str | None = IdempotencyKey):
+def create_brief(
+    request: HttpRequest, payload: BriefIn, idempotency_key: IdempotencyKeyHeader = IdempotencyKey
+):
     """Personal data in the brief is masked before any model sees it. 503 when generation is not
     configured on this server."""
 

@@ -20,6 +20,7 @@ from reviewapp.api.schemas import (
     DraftOut,
     DraftSummaryOut,
     EventOut,
+    IdempotencyKeyHeader,
     PublishIn,
     VersionIn,
 )
@@ -38,6 +39,11 @@ class StrictCursorPagination(CursorPagination):
 
     class Input(CursorPagination.Input):
         page_size: int | None = Field(None, ge=1)
+        cursor: str | None = Field(
+            None,
+            description="Opaque: only the cursors in a page's next and previous URLs; any other value is "
+            "422 `invalid_cursor`.",
+        )
 
     class Cursor(CursorPagination.Cursor):
         p: int | None = None
@@ -132,7 +138,9 @@ def list_drafts(request: HttpRequest, filters: Query[DraftFilters]):
 
 
 @router.post("/drafts", response={201: DraftOut, **ERRORS}, summary="Submit a draft")
-def create_draft(request: HttpRequest, payload: DraftIn, idempotency_key: str | None = IdempotencyKey):
+def create_draft(
+    request: HttpRequest, payload: DraftIn, idempotency_key: IdempotencyKeyHeader = IdempotencyKey
+):
     if workflow.can(request.user, "submit"):  # never spend a parse on a request that will be refused
         workflow.clean_body(payload.body)  # refuse over-long or broken text before parsing it
         workflow.compute_flags(payload.body, language=payload.language)  # parse before any lock is taken
@@ -167,7 +175,7 @@ def create_version(
     request: HttpRequest,
     draft_id: int,
     payload: VersionIn,
-    idempotency_key: str | None = IdempotencyKey,
+    idempotency_key: IdempotencyKeyHeader = IdempotencyKey,
 ):
     """201 with the new version; 200 and no new version when the text equals the current text."""
     draft = _draft(draft_id)
@@ -191,7 +199,7 @@ def create_decision(
     request: HttpRequest,
     draft_id: int,
     payload: DecisionIn,
-    idempotency_key: str | None = IdempotencyKey,
+    idempotency_key: IdempotencyKeyHeader = IdempotencyKey,
 ):
     """A token cannot carry a session's second-factor verification: where REQUIRE_2FA_FOR names the
     reviewer's role, this answers 403 `second_factor_required` and the reviewer decides in the dashboard."""
@@ -222,7 +230,7 @@ def publish_draft(
     request: HttpRequest,
     draft_id: int,
     payload: PublishIn | None = None,
-    idempotency_key: str | None = IdempotencyKey,
+    idempotency_key: IdempotencyKeyHeader = IdempotencyKey,
 ):
     """Send `{"sha256": "<hash of the approved text you hold>"}` to publish only that text: a draft
     edited (and even re-approved) since you read it answers 409 `sha256_mismatch`. No body, or `{}`,

@@ -1,11 +1,12 @@
 """Input and output schemas of API v1. Inputs are strict: unknown fields and wrong types are refused."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from reviewapp.api.idempotency import KEY_PATTERN
 from reviewapp.models import (
     VARIANTS_MAX,
     AuditEvent,
@@ -26,30 +27,108 @@ class StrictInput(Schema):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _integral(value):
+    """JSON Schema counts 1.0 as an integer, so the API does too: an integral float is that integer.
+    1.5, "1" and true stay refused (strict input)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
+
+# What the workflow checks in text fields, stated in the schema (the workflow refuses with a problem
+# that names the field, so these patterns document rather than validate): no C0/C1 control characters
+# other than tab, line feed and carriage return (workflow._reject_control_characters); required text
+# has a character that is not blank; a one-line field has no line break. Invisible formatting
+# characters (zero-width space, bidi overrides...) are refused too, except joiners and variation
+# selectors where emoji or other scripts need them: a rule of neighbouring characters, in the
+# descriptions only.
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+TEXT_PATTERN = f"^[^{_CONTROL}]*$"
+REQUIRED_TEXT_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}\\s][^{_CONTROL}]*$"
+ONE_LINE_PATTERN = f"^[^{_CONTROL}\\n\\r]*[^{_CONTROL}\\s][^{_CONTROL}\\n\\r]*$"
+# At least WRITTEN_MIN (10) letters or digits: the pattern counts ASCII ones; the API counts every
+# script's letters and decimal digits.
+WRITTEN_PATTERN = f"^(?:[^A-Za-z0-9{_CONTROL}]*[A-Za-z0-9]){{10}}[^{_CONTROL}]*$"
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"  # workflow._LANGUAGE
+NO_HIDDEN = (
+    " No control characters, and no invisible characters (zero-width, bidirectional controls, ...) "
+    "except joiners and variation selectors inside emoji or other scripts' words."
+)
+
+
+def _text(pattern: str = TEXT_PATTERN, **limits) -> dict:
+    return {"json_schema_extra": {"pattern": pattern, **limits}}
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    WithJsonSchema({"type": "string", "pattern": KEY_PATTERN.pattern, "minLength": 1, "maxLength": 255}),
+]
+
+
 class DraftIn(StrictInput):
-    title: str = Field(description="One line, at most 200 characters.")
-    body: str = Field(description="The copy text. At most COPY_MAX_CHARS (default 50,000) characters.")
-    channel: ChannelName = Channel.WEB
-    campaign: str = Field("", max_length=200)
-    external_id: str | None = Field(
-        None, max_length=200, description="Your id for this piece; unique per submitting account."
+    title: str = Field(
+        description="One line, at most 200 characters, not blank." + NO_HIDDEN,
+        **_text(ONE_LINE_PATTERN, minLength=1, maxLength=200),
     )
-    language: str = Field("en", max_length=16, description="BCP 47 code; only 'en' is checked automatically.")
+    body: str = Field(
+        description="The copy text, not blank. At most COPY_MAX_CHARS (default 50,000) characters; over that "
+        "the answer is 413." + NO_HIDDEN,
+        **_text(REQUIRED_TEXT_PATTERN, minLength=1),
+    )
+    channel: ChannelName = Channel.WEB
+    campaign: str = Field("", max_length=200, description=NO_HIDDEN.strip(), **_text())
+    external_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Your id for this piece; unique per submitting account." + NO_HIDDEN,
+        **_text(),
+    )
+    language: str = Field(
+        "en",
+        max_length=16,
+        description="BCP 47 code such as 'en' or 'de-AT'; only 'en' is checked automatically.",
+        **_text(LANGUAGE_PATTERN),
+    )
 
 
 class VersionIn(StrictInput):
-    body: str
+    body: str = Field(
+        description="The new copy text, not blank; the limits of `body` in `POST /drafts`." + NO_HIDDEN,
+        **_text(REQUIRED_TEXT_PATTERN, minLength=1),
+    )
 
 
 class OverrideIn(StrictInput):
-    flag: int = Field(ge=1, description="Id of a flag on the version you decide on.")
-    reason: str = Field(description="Why the flag does not apply; at least 10 letters or digits.")
+    flag: Integer = Field(ge=1, description="Id of a flag on the version you decide on.")
+    reason: str = Field(
+        description="Why the flag does not apply: at least 10 letters or digits, at most 5,000 characters."
+        + NO_HIDDEN,
+        **_text(WRITTEN_PATTERN, maxLength=5000),
+    )
+
+
+def _comment_is_written_unless_approving(schema: dict) -> None:
+    schema["if"] = {
+        "properties": {"decision": {"enum": ["request_changes", "reject"]}},
+        "required": ["decision"],
+    }
+    schema["then"] = {"required": ["comment"], "properties": {"comment": {"pattern": WRITTEN_PATTERN}}}
 
 
 class DecisionIn(StrictInput):
+    model_config = ConfigDict(json_schema_extra=_comment_is_written_unless_approving)
+
     decision: Literal["approve", "request_changes", "reject"]
-    version: int = Field(ge=1, description="The version number you reviewed.")
-    comment: str = Field("", description="Required for request_changes and reject.")
+    version: Integer = Field(ge=1, description="The version number you reviewed.")
+    comment: str = Field(
+        "",
+        description="At most 5,000 characters. Required for request_changes and reject, with at least 10 "
+        "letters or digits." + NO_HIDDEN,
+        **_text(maxLength=5000),
+    )
     overrides: list[OverrideIn] = Field(default_factory=list, max_length=500)
 
 
@@ -302,17 +381,26 @@ class EventOut(Schema):
 
 
 class BriefIn(StrictInput):
-    product: str = Field(description="What the copy is for. One line, at most 200 characters.")
-    audience: str = Field("", description="Who it is for.")
-    channel: ChannelName = Channel.EMAIL
-    tone: str = Field("", description="e.g. 'warm, plain, no exclamation marks'.")
-    key_points: str = Field("", description="What the copy must say.")
-    approved_facts: str = Field(
-        "", description="Substantiated facts the copy may use; nothing else is claimed."
+    product: str = Field(
+        description="What the copy is for: at most 200 characters, not blank." + NO_HIDDEN,
+        **_text(REQUIRED_TEXT_PATTERN, minLength=1, maxLength=200),
     )
-    variants: int = Field(3, ge=1, le=VARIANTS_MAX, description="How many drafts to generate (1-5).")
-    language: str = Field("en", max_length=16)
-    campaign: str = Field("", max_length=200)
+    audience: str = Field("", description="Who it is for." + NO_HIDDEN, **_text(maxLength=5000))
+    channel: ChannelName = Channel.EMAIL
+    tone: str = Field(
+        "", description="e.g. 'warm, plain, no exclamation marks'." + NO_HIDDEN, **_text(maxLength=200)
+    )
+    key_points: str = Field("", description="What the copy must say." + NO_HIDDEN, **_text(maxLength=5000))
+    approved_facts: str = Field(
+        "",
+        description="Substantiated facts the copy may use; nothing else is claimed." + NO_HIDDEN,
+        **_text(maxLength=5000),
+    )
+    variants: Integer = Field(3, ge=1, le=VARIANTS_MAX, description="How many drafts to generate (1-5).")
+    language: str = Field(
+        "en", max_length=16, description="BCP 47 code such as 'en' or 'de-AT'.", **_text(LANGUAGE_PATTERN)
+    )
+    campaign: str = Field("", max_length=200, description=NO_HIDDEN.strip(), **_text())
 
 
 class BriefErrorOut(Schema):
