@@ -15,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from pydantic import Field
 
 from reviewapp.workflow import WorkflowError
 
@@ -29,7 +30,11 @@ class Problem(Schema):
     title: str
     status: int
     detail: str
-    instance: str
+    # The request's path, where it named a resource of the API by number; left out where the path is
+    # whatever the caller typed (it may be personal data).
+    instance: str = Field(
+        None, description="The request's path; absent when the path names no resource of the API by number."
+    )
     code: str | None = None
 
 
