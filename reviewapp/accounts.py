@@ -3,7 +3,6 @@ all audited; and what the `admin` role may do in the admin site."""
 
 import contextlib
 from contextvars import ContextVar
-from datetime import timedelta
 
 from django.apps import apps as installed_apps
 from django.contrib.auth.management import create_permissions
@@ -218,29 +217,81 @@ def record_access_change(user: User, *, before: dict | None, actor: User | None)
         audit.record("user.access_changed", actor=actor, obj=user, data={"before": before, "after": after})
 
 
-# Two people, so that no admin takes over an account alone: whoever set a user's password does not also
-# reset their second factor (or the other way round) within this many days; another admin does.
-TWO_PERSON_DAYS = 30
+# Two people, so that no admin takes over an account alone: whoever holds one of a user's credentials
+# (set their password, created them with one, reset their second factor) does not also replace the
+# other, nor give them the reviewer role, until the user has replaced it themselves; another admin can.
+
+
+def _last(action: str, user: User, *, actor: User) -> AuditEvent | None:
+    return (
+        AuditEvent.objects.filter(action=action, actor=actor, object_type="user", object_id=str(user.pk))
+        .order_by("-seq")
+        .first()
+    )
+
+
+def _holds_password(user: User, *, actor: User) -> bool:
+    """Whether `actor` chose the user's current password: they set it (or created the user in the
+    admin, with a password) and the user has not set one since."""
+    chosen = [
+        e
+        for e in (_last("user.password_set", user, actor=actor), _last("admin.added", user, actor=actor))
+        if e
+    ]
+    if not chosen:
+        return False
+    since = max(event.seq for event in chosen)
+    return (
+        not AuditEvent.objects.filter(
+            action="user.password_set", object_type="user", object_id=str(user.pk), seq__gt=since
+        )
+        .exclude(actor=actor)
+        .exists()
+    )
+
+
+def _holds_second_factor(user: User, *, actor: User) -> bool:
+    """Whether `actor` reset the user's second factor and the user has not set one up again since."""
+    reset = _last("user.second_factor_reset", user, actor=actor)
+    return (
+        reset is not None
+        and not AuditEvent.objects.filter(
+            action="user.second_factor_enrolled",
+            actor=user,
+            object_type="user",
+            object_id=str(user.pk),
+            seq__gt=reset.seq,
+        ).exists()
+    )
 
 
 def refuse_second_credential(user: User, *, actor: User, resetting: str) -> None:
-    """Raise AccountError when `actor` already replaced the user's other credential recently. `resetting`
-    is "password" or "second factor"."""
+    """Raise AccountError when `actor` already holds the user's other credential. `resetting` is
+    "password" or "second factor"."""
     if actor.pk == user.pk:
         return
-    other = "user.second_factor_reset" if resetting == "password" else "user.password_set"
-    recent = AuditEvent.objects.filter(
-        action=other,
-        actor=actor,
-        object_type="user",
-        object_id=str(user.pk),
-        created_at__gte=timezone.now() - timedelta(days=TWO_PERSON_DAYS),
+    held = (
+        _holds_second_factor(user, actor=actor)
+        if resetting == "password"
+        else _holds_password(user, actor=actor)
     )
-    if recent.exists():
-        done = "reset their second factor" if resetting == "password" else "set their password"
+    if held:
+        done = "reset their second factor" if resetting == "password" else "chose their password"
         raise AccountError(
-            f"You {done} in the last {TWO_PERSON_DAYS} days, so another admin changes their {resetting}: "
+            f"You {done}, and they have not replaced it since, so another admin changes their {resetting}: "
             "nobody replaces both of someone's credentials alone."
+        )
+
+
+def refuse_reviewer_grant(user: User, *, actor: User) -> None:
+    """Raise AccountError when `actor` may not make `user` a reviewer: themselves, or someone whose
+    password or second factor they hold (they could sign in and approve as them)."""
+    if actor.pk == user.pk:
+        raise AccountError("You cannot give yourself the reviewer role; another admin can.")
+    if _holds_password(user, actor=actor) or _holds_second_factor(user, actor=actor):
+        raise AccountError(
+            "You chose this user's password or reset their second factor, and they have not replaced it "
+            "since, so another admin gives them the reviewer role."
         )
 
 

@@ -66,6 +66,28 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("username", "name", "email")
     actions = ["reset_second_factor"]
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            return form
+        actor = request.user
+
+        class TwoPeopleForReviewers(form):
+            # Making someone a reviewer is refused to themselves and to whoever holds one of their
+            # credentials (accounts.refuse_reviewer_grant): they could sign in and approve as them.
+            def clean(self):
+                cleaned = super().clean()
+                groups = cleaned.get("groups") or []
+                granted = any(group.name == Role.REVIEWER for group in groups)
+                if granted and not obj.groups.filter(name=Role.REVIEWER).exists():
+                    try:
+                        accounts.refuse_reviewer_grant(obj, actor=actor)
+                    except accounts.AccountError as refusal:
+                        self.add_error("groups", str(refusal))
+                return cleaned
+
+        return TwoPeopleForReviewers
+
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False

@@ -488,3 +488,37 @@ def test_webhook_endpoint_changes_in_the_admin_are_audited_naming_the_admin():
     assert changed.actor == ada and changed.data["superuser"] is False
     assert events("webhook.endpoint_disabled")[0].actor == ada
     assert "cms.example.com" not in json.dumps(changed.data)
+
+
+def test_an_admin_makes_neither_themselves_nor_someone_whose_password_they_chose_a_reviewer():
+    reviewer_group = Group.objects.get(name="reviewer")
+    ada, bea = admin_user(), admin_user()
+    client = signed_in(ada)
+
+    own = client.post(
+        f"/admin/reviewapp/user/{ada.pk}/change/",
+        change_form_data(client, ada, groups=[*ada.groups.values_list("pk", flat=True), reviewer_group.pk]),
+    )
+    assert own.status_code == 200 and "cannot give yourself the reviewer role" in own.content.decode()
+    assert not ada.groups.filter(name="reviewer").exists()
+
+    cora = make_user(roles=["copywriter"])
+    password = "borrowed-lantern-orchard-91"
+    form = {"password1": password, "password2": password, "usable_password": "true"}
+    assert client.post(f"/admin/reviewapp/user/{cora.pk}/password/", form).status_code == 302
+    grant = change_form_data(
+        client, cora, groups=[*cora.groups.values_list("pk", flat=True), reviewer_group.pk]
+    )
+    refused = client.post(f"/admin/reviewapp/user/{cora.pk}/change/", grant)
+    assert (
+        refused.status_code == 200
+        and "another admin gives them the reviewer role" in refused.content.decode()
+    )
+    assert not cora.groups.filter(name="reviewer").exists()
+
+    other = signed_in(bea)
+    granted = other.post(
+        f"/admin/reviewapp/user/{cora.pk}/change/", change_form_data(other, cora, groups=grant["groups"])
+    )
+    assert granted.status_code == 302
+    assert cora.groups.filter(name="reviewer").exists()

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from reviewapp import workflow
 from reviewapp.models import AuditEvent, Brief, Draft, Flag, Version, sha256_hex
-from tests.conftest import SAFE_COPY, make_user, submit
+from tests.conftest import SAFE_COPY, behind_trigger, make_user, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -617,3 +617,18 @@ def test_an_approval_and_a_concurrent_sql_change_of_its_flags_cannot_both_commit
     approval.join(timeout=10)
     assert MESSAGES["decision_blockers"] in outcome["result"]
     assert not draft.decisions.exists()
+
+
+def test_migrating_stops_at_a_schedule_setup_schedules_did_not_create(db):
+    """A row already there when 0016 came would run on every tick: the migration names it and stops."""
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    migration = importlib.import_module("reviewapp.migrations.0016_gate_holes")
+    call_command("setup_schedules", stdout=io.StringIO())
+    migration.refuse_other_schedules(apps, None)  # only setup_schedules' rows: fine
+    triggers = [name for table, name in installed_triggers() if table == "django_q_schedule"]
+    with behind_trigger("django_q_schedule", *triggers):
+        Schedule.objects.create(name="planted", func="subprocess.getoutput", args="'id'", schedule_type="I")
+    with pytest.raises(RuntimeError, match=r"'planted' \(subprocess\.getoutput\)"):
+        migration.refuse_other_schedules(apps, None)

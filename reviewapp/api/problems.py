@@ -54,7 +54,11 @@ def problem(
     # The path only where it named a resource of the API by number: a path that matched nothing, or
     # named an id that is not a number, is whatever the caller typed, which may be personal data.
     match = getattr(request, "resolver_match", None)
-    if match is not None and _NUMBERED_PATH.fullmatch(request.path):
+    if (
+        match is not None
+        and _NUMBERED_PATH.fullmatch(request.path)
+        and all(str(value).isdigit() for value in match.kwargs.values())
+    ):
         body["instance"] = request.path
     if code:
         body["code"] = code

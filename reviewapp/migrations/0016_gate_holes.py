@@ -51,7 +51,8 @@ SQLITE_FORWARD = [
     ),
     *(
         f"""CREATE TRIGGER reviewapp_gate_claim_filed_{event.lower()} BEFORE {event} ON reviewapp_claim
-        BEGIN SELECT RAISE(ABORT, '{CLAIM_MESSAGE}') WHERE trim(NEW.evidence_source) = ''
+        BEGIN SELECT RAISE(ABORT, '{CLAIM_MESSAGE}')
+        WHERE trim(NEW.evidence_source, ' ' || char(9) || char(10) || char(13)) = ''
         {"OR NEW.created_at > strftime('%Y-%m-%d %H:%M:%f', 'now', '+5 minutes')" if event == "INSERT" else ""};
         END"""
         for event in ("INSERT", "UPDATE")
@@ -92,7 +93,7 @@ POSTGRES_FORWARD = [
     _replaced(gate.POSTGRES_FUNCTIONS["reviewapp_gate_decision"], SHARE_DRAFT_OF_DECISION),
     f"""CREATE FUNCTION reviewapp_gate_claim_filed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-        IF btrim(NEW.evidence_source) = ''
+        IF btrim(NEW.evidence_source, E' \\t\\r\\n') = ''
            OR (TG_OP = 'INSERT' AND NEW.created_at > now() + interval '5 minutes') THEN
             RAISE EXCEPTION '{CLAIM_MESSAGE}' {gate.REFUSE};
         END IF;
@@ -133,6 +134,24 @@ def _run(statements: dict):
     return run
 
 
+def refuse_other_schedules(apps, schema_editor):
+    """A schedule row the trigger would refuse, already there, would run on every scheduler tick (with
+    the Redis broker the task is queued before the row's save is refused). Say which, and stop: an
+    operator removes it (or adds its function to setup_schedules and here) and migrates again."""
+    Schedule = apps.get_model("django_q", "Schedule")
+    others = [
+        f"{row.pk} {row.name!r} ({row.func})"
+        for row in Schedule.objects.all()
+        if row.func not in SCHEDULED_FUNCTIONS or row.hook or row.args or row.kwargs
+    ]
+    if others:
+        raise RuntimeError(
+            "django-q2 schedules that setup_schedules does not create are in the database: "
+            + ", ".join(others)
+            + ". Delete them (they can run any function on the worker), then migrate again."
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("reviewapp", "0015_admin_role_permissions"),
@@ -140,6 +159,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(refuse_other_schedules, migrations.RunPython.noop),
         migrations.RunPython(
             _run({"sqlite": SQLITE_FORWARD, "postgresql": POSTGRES_FORWARD}),
             _run({"sqlite": SQLITE_BACKWARD, "postgresql": POSTGRES_BACKWARD}),
