@@ -571,7 +571,11 @@ class AuditEvent(HistoryModel):
 
     class Meta:
         ordering = ["seq"]
-        indexes = [models.Index(fields=["draft", "seq"])]
+        indexes = [
+            models.Index(fields=["draft", "seq"]),
+            # verify_audit looks up each row's own event (audit.unrecorded).
+            models.Index(fields=["object_type", "object_id"], name="auditevent_object"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.seq} {self.action}"

@@ -343,8 +343,9 @@ def test_a_claim_is_filed_now_or_earlier_with_evidence_that_is_not_blank(people)
     later = timezone.now() + timedelta(days=400)
     with refused("a claim is filed now or earlier"):
         sql(insert, "Trial CT-88", people["writer"].pk, later.date() + timedelta(days=700), later)
-    with refused("a claim is filed now or earlier"):
-        sql(insert, "   ", people["writer"].pk, timezone.localdate(), timezone.now())
+    for blank in ("   ", "\t\n \r"):
+        with refused("a claim is filed now or earlier"):
+            sql(insert, blank, people["writer"].pk, timezone.localdate(), timezone.now())
     sql(insert, "Trial CT-88", people["writer"].pk, timezone.localdate(), timezone.now())
 
 
