@@ -27,9 +27,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
+from django.db.models import CharField, Exists, OuterRef
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from reviewapp.models import AuditEvent, AuditHead, Draft, User
+from reviewapp.models import AuditEvent, AuditHead, Decision, Draft, Flag, User, Version
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +257,7 @@ def verify(*, chunk_size: int = 2000, since: "Checkpoint | None" = None) -> Iter
         expected_seq += 1
         yield seq
     last = expected_seq - 1
-    latest = max(checkpoints, key=lambda point: point.seq, default=None)
+    latest = latest_checkpoint(checkpoints)
     if latest is not None and latest.seq > last:
         yield Break(
             last + 1,
@@ -347,6 +349,12 @@ def read_checkpoints() -> list[Checkpoint]:
     return found
 
 
+def latest_checkpoint(points: list[Checkpoint]) -> Checkpoint | None:
+    """The checkpoint of the highest seq, the newest of those (a quiet chain is checkpointed at the
+    same seq again and again)."""
+    return max(points, key=lambda point: (point.seq, point.at), default=None)
+
+
 class ChainBroken(Exception):
     def __init__(self, found: Break):
         super().__init__(f"audit chain broken at event seq {found.seq}: {found.reason}")
@@ -359,7 +367,7 @@ def checkpoint(*, now: datetime | None = None) -> Checkpoint:
     queue it to that receiver as an `audit.checkpoint` webhook. A broken chain is never checkpointed:
     ChainBroken names the first bad event (the schedule's task fails, and says so in the log)."""
     keys = keyring()
-    latest = max(read_checkpoints(), key=lambda point: point.seq, default=None)
+    latest = latest_checkpoint(read_checkpoints())
     head = _head()
     for result in verify(since=latest):
         if isinstance(result, Break):
@@ -420,10 +428,6 @@ def unrecorded(*, limit: int = 5) -> list[str]:
     """Rows of the review history that have no event of their own in the chain: decisions, drafts, later
     versions, overrides and publications written past workflow.py (a database shell writing rows the
     gate's triggers accept). The chain alone cannot show those; a verified chain plus this can."""
-    from django.db.models import CharField, Exists, OuterRef
-    from django.db.models.functions import Cast
-
-    from reviewapp.models import Decision, Draft, Flag, Version
 
     def without(model, object_type: str, action: dict, **rows) -> list[int]:
         events = AuditEvent.objects.filter(
@@ -445,8 +449,6 @@ def unrecorded(*, limit: int = 5) -> list[str]:
 def _access_unrecorded(*, limit: int) -> list[str]:
     """Users whose roles (or active flag) differ from what their latest `user.created` or
     `user.access_changed` event recorded: a role given in a shell, by QuerySet.update() or in SQL."""
-    from reviewapp.models import User
-
     recorded: dict[str, dict] = {}
     events = AuditEvent.objects.filter(
         object_type="user", action__in=["user.created", "user.access_changed"]

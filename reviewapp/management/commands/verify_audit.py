@@ -34,7 +34,7 @@ class Command(BaseCommand):
                 f"{'; '.join(missing)}.",
                 returncode=1,
             )
-        latest = max(checkpoints, key=lambda point: (point.seq, point.at), default=None)
+        latest = audit.latest_checkpoint(checkpoints)
         limit = settings.AUDIT_CHECKPOINT_MAX_AGE_MINUTES
         if limit:
             age = None if latest is None else timezone.now() - datetime.fromisoformat(latest.at)
