@@ -166,6 +166,21 @@ def clean_body(body: str) -> str:
     return body
 
 
+def _check_channel_and_language(channel: str, language: str) -> None:
+    """Drafts and briefs take the same channels and language codes; the problem never repeats the
+    value (it may be anything a caller typed)."""
+    if channel not in Channel.values:
+        raise Invalid(
+            f"Unknown channel; use one of {', '.join(Channel.values)}.", code="bad_channel", field="channel"
+        )
+    if not _LANGUAGE.match(language or ""):
+        raise Invalid(
+            "The language is not a language code such as 'en' or 'de-AT'.",
+            code="bad_language",
+            field="language",
+        )
+
+
 def clean_title(title: str) -> str:
     title = (title or "").strip()
     if not title:
@@ -381,16 +396,7 @@ def submit(
     _require(author, "submit")
     title = clean_title(title)
     body = clean_body(body)
-    if channel not in Channel.values:
-        raise Invalid(
-            f"Unknown channel; use one of {', '.join(Channel.values)}.", code="bad_channel", field="channel"
-        )
-    if not _LANGUAGE.match(language or ""):
-        raise Invalid(
-            "The language is not a language code such as 'en' or 'de-AT'.",
-            code="bad_language",
-            field="language",
-        )
+    _check_channel_and_language(channel, language)
     campaign = (campaign or "").strip()[:200]
     _reject_control_characters(campaign, "campaign")
     external_id = (external_id or "").strip() or None
@@ -845,16 +851,7 @@ def request_brief(
 ) -> Brief:
     """Store a brief and queue its generation (after commit). Only its id goes to the task queue."""
     _require(requester, "submit")
-    if channel not in Channel.values:
-        raise Invalid(
-            f"Unknown channel; use one of {', '.join(Channel.values)}.", code="bad_channel", field="channel"
-        )
-    if not _LANGUAGE.match(language or ""):
-        raise Invalid(
-            "The language is not a language code such as 'en' or 'de-AT'.",
-            code="bad_language",
-            field="language",
-        )
+    _check_channel_and_language(channel, language)
     if not isinstance(variants, int) or not 1 <= variants <= VARIANTS_MAX:
         raise Invalid(f"Ask for 1 to {VARIANTS_MAX} variants.", code="bad_variants")
     fields = {
