@@ -64,17 +64,24 @@ class StrictCursorPagination(CursorPagination):
                 ) from None
 
 
-def with_details(queryset):
-    """Everything `draft_out` reads, in a fixed number of queries whatever the page size."""
+def _drafts_with_people_and_provenance(queryset):
+    """What every draft schema reads besides flags: author, current version, approval, and the
+    generated versions with their provenance and brief."""
     return queryset.select_related(
         "author", "current_version", "approval__reviewer", "approval__version"
     ).prefetch_related(
-        Prefetch("current_version__flags", queryset=Flag.objects.select_related("overridden_by")),
         Prefetch(
             "versions",
             queryset=Version.objects.filter(source=Source.GENERATED).select_related("provenance__brief"),
             to_attr="generated_versions",
-        ),
+        )
+    )
+
+
+def with_details(queryset):
+    """Everything `DraftOut` reads, in a fixed number of queries whatever the page size."""
+    return _drafts_with_people_and_provenance(queryset).prefetch_related(
+        Prefetch("current_version__flags", queryset=Flag.objects.select_related("overridden_by"))
     )
 
 
@@ -85,21 +92,11 @@ def _flag_count(**conditions):
 
 def summaries(queryset):
     """What `DraftSummaryOut` reads: flags counted in the database rather than loaded."""
-    return (
-        queryset.select_related("author", "current_version", "approval__reviewer", "approval__version")
-        .prefetch_related(
-            Prefetch(
-                "versions",
-                queryset=Version.objects.filter(source=Source.GENERATED).select_related("provenance__brief"),
-                to_attr="generated_versions",
-            )
-        )
-        .annotate(
-            blockers=_flag_count(severity=Severity.BLOCKER),
-            warnings=_flag_count(severity=Severity.WARNING),
-            infos=_flag_count(severity=Severity.INFO),
-            open_blockers=_flag_count(severity=Severity.BLOCKER, status=FlagStatus.OPEN),
-        )
+    return _drafts_with_people_and_provenance(queryset).annotate(
+        blockers=_flag_count(severity=Severity.BLOCKER),
+        warnings=_flag_count(severity=Severity.WARNING),
+        infos=_flag_count(severity=Severity.INFO),
+        open_blockers=_flag_count(severity=Severity.BLOCKER, status=FlagStatus.OPEN),
     )
 
 
