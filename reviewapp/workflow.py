@@ -126,7 +126,7 @@ def wrote_any_version(draft: Draft, user: User) -> bool:
 
 # --- Input validation -----------------------------------------------------------------------------
 
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 TITLE_MAX_CHARS = 200
 COMMENT_MAX_CHARS = 5000
 
@@ -173,7 +173,7 @@ def _check_channel_and_language(channel: str, language: str) -> None:
         raise Invalid(
             f"Unknown channel; use one of {', '.join(Channel.values)}.", code="bad_channel", field="channel"
         )
-    if not _LANGUAGE.match(language or ""):
+    if not LANGUAGE_PATTERN.match(language or ""):
         raise Invalid(
             "The language is not a language code such as 'en' or 'de-AT'.",
             code="bad_language",

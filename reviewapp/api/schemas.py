@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from reviewapp import workflow
 from reviewapp.api.idempotency import KEY_PATTERN
 from reviewapp.models import (
     VARIANTS_MAX,
@@ -51,7 +52,6 @@ ONE_LINE_PATTERN = f"^[^{_CONTROL}\\n\\r]*[^{_CONTROL}\\s][^{_CONTROL}\\n\\r]*$"
 # "At least 10 letters or digits" (reasons, required comments) is in the descriptions only: the API
 # counts every script's letters and decimal digits, which a portable JSON Schema pattern (ECMA-262
 # without the u flag) cannot state, and an ASCII-only pattern would refuse a reason written in Greek.
-LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"  # workflow._LANGUAGE
 NO_HIDDEN = (
     " No control characters, and no invisible characters (zero-width, bidirectional controls, ...) "
     "except joiners and variation selectors inside emoji or other scripts' words."
@@ -90,7 +90,7 @@ class DraftIn(StrictInput):
         "en",
         max_length=16,
         description="BCP 47 code such as 'en' or 'de-AT'; only 'en' is checked automatically.",
-        **_text(LANGUAGE_PATTERN),
+        **_text(workflow.LANGUAGE_PATTERN.pattern),
     )
 
 
@@ -135,7 +135,7 @@ class DecisionIn(StrictInput):
 class PublishIn(StrictInput):
     sha256: str | None = Field(
         None,
-        pattern=r"^[0-9a-fA-F]{64}$",
+        pattern=workflow.SHA256_PATTERN.pattern,
         description="SHA-256 (hex) of the approved text you mean to publish: the draft's `approval.sha256` "
         "(equal to `version.sha256`) as you read it. If the current or the approved text has another hash, "
         "nothing is published and the answer is 409 `sha256_mismatch` with `current_sha256` and "
@@ -398,7 +398,10 @@ class BriefIn(StrictInput):
     )
     variants: Integer = Field(3, ge=1, le=VARIANTS_MAX, description="How many drafts to generate (1-5).")
     language: str = Field(
-        "en", max_length=16, description="BCP 47 code such as 'en' or 'de-AT'.", **_text(LANGUAGE_PATTERN)
+        "en",
+        max_length=16,
+        description="BCP 47 code such as 'en' or 'de-AT'.",
+        **_text(workflow.LANGUAGE_PATTERN.pattern),
     )
     campaign: str = Field("", max_length=200, description=NO_HIDDEN.strip(), **_text())
 
